@@ -1,0 +1,386 @@
+"""The engine: Function and Context, grad mode, and the reverse-mode sweep.
+
+An op is a ``Function`` subclass with two static methods side by side:
+
+* ``forward(ctx, *arrays, **params)`` takes NumPy arrays and returns one array;
+* ``backward(ctx, grad)`` takes the upstream gradient as a Tensor and returns one
+  gradient per input (a Tensor, or None where no gradient is needed).
+
+Because backward works on Tensors with the ordinary differentiable ops, running it
+while grad mode is on records a graph of the gradient itself: that is all
+``create_graph=True`` does, and it is how higher-order derivatives come for free.
+
+The engine (not each op) sums a returned gradient back to its input's shape, so a
+broadcasting op never has to "unbroadcast" by hand.
+"""
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that switches graph recording on or off."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.previous = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous.append(_grad_enabled)
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self.previous.pop()
+
+    def __call__(self, function):
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return function(*args, **kwargs)
+
+        wrapper.__name__ = function.__name__
+        wrapper.__doc__ = function.__doc__
+        return wrapper
+
+
+def no_grad():
+    """Record no graph inside the block (or the decorated function).
+
+    >>> import minigrad as mg
+    >>> w = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> with mg.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Record the graph again inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+class Context:
+    """What a Function's forward leaves for its backward.
+
+    ``save_for_backward`` takes the arrays forward saw (inputs or its output);
+    ``saved_tensors`` hands them back as the graph's own Tensors, so that a
+    backward written with Tensor ops stays connected to the graph.
+    """
+
+    def save_for_backward(self, *arrays):
+        self.saved_arrays = arrays
+
+    @property
+    def saved_tensors(self):
+        return tuple(self._tensor_for(array) for array in self.saved_arrays)
+
+    def _tensor_for(self, array):
+        if array is None:
+            return None
+        for tensor in self.inputs:
+            if tensor.data is array:
+                return tensor
+        output = self.output_ref() if self.output_ref is not None else None
+        if output is not None and output.data is array:
+            return output
+        # An intermediate array: a constant as far as second derivatives go.
+        from .tensor import Tensor
+
+        return Tensor._wrap(array)
+
+
+class Function:
+    """Base class of every op. Subclasses define ``forward`` and ``backward``.
+
+    Set ``once_differentiable = True`` on a Function whose backward is not made of
+    Tensor ops (a fused kernel): its gradient can then be used, but not
+    differentiated again.
+    """
+
+    once_differentiable = False
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays and, in grad mode, record the node."""
+        from .tensor import Tensor
+
+        ctx = Context()
+        ctx.inputs = inputs
+        ctx.output_ref = None
+        try:
+            out = cls.forward(ctx, *[t.data for t in inputs], **params)
+        except ValueError as error:
+            shapes = " and ".join(str(t.shape) for t in inputs)
+            raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor._wrap(out)
+        if _grad_enabled:
+            needs = tuple(t.requires_grad for t in inputs)
+            if True in needs:
+                ctx.needs_input_grad = needs
+                ctx.function = cls
+                result.requires_grad = True
+                result._ctx = ctx
+                import weakref
+
+                ctx.output_ref = weakref.ref(result)
+        return result
+
+
+def _reduce_to_shape(grad, shape, function):
+    """Sum a gradient over the axes its input was broadcast along (Tensor ops)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise RuntimeError(
+            f"{function.__name__}.backward returned a gradient of shape {grad.shape} "
+            f"for an input of shape {shape}"
+        )
+    axes = list(range(extra))
+    for i, size in enumerate(shape):
+        if size != grad.shape[extra + i]:
+            if size != 1:
+                raise RuntimeError(
+                    f"{function.__name__}.backward returned a gradient of shape "
+                    f"{grad.shape} for an input of shape {shape}"
+                )
+            axes.append(extra + i)
+    return grad.sum(axis=tuple(axes)).reshape(shape)
+
+
+def _topological_order(roots):
+    """Nodes that require grad, each before every node it was made from (iterative DFS).
+
+    A node is marked when it is expanded, not when it is pushed: a node reached again
+    through a longer path (a diamond) must still come out after all its consumers.
+    """
+    order = []
+    expanded = set()
+    stack = [(root, False) for root in reversed(roots)]
+    while stack:
+        tensor, children_done = stack.pop()
+        if children_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in expanded:
+            continue
+        expanded.add(id(tensor))
+        stack.append((tensor, True))
+        ctx = tensor._ctx
+        if ctx is not None:
+            for parent in ctx.inputs:
+                if parent.requires_grad and id(parent) not in expanded:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+class _NotTwiceDifferentiable(Function):
+    """Stands for the gradient of a once-differentiable Function in a recorded graph."""
+
+    @staticmethod
+    def forward(ctx, grad, *inputs, name):
+        ctx.name = name
+        return grad
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            f"{ctx.name} is once-differentiable: its backward is a fused kernel and "
+            "cannot be differentiated again. Use an implementation built from "
+            "primitive ops (for batch norm, impl='composed') for higher-order gradients."
+        )
+
+
+def _call_backward(ctx, grad, create_graph):
+    function = ctx.function
+    if not create_graph:
+        with _GradMode(False):
+            grads = function.backward(ctx, grad)
+    elif function.once_differentiable:
+        with _GradMode(False):
+            grads = function.backward(ctx, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        grads = tuple(
+            None if g is None else
+            _NotTwiceDifferentiable.apply(g, grad, *ctx.inputs, name=function.__name__)
+            for g in grads
+        )
+    else:
+        with _GradMode(True):
+            grads = function.backward(ctx, grad)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(ctx.inputs):
+        raise RuntimeError(
+            f"{function.__name__}.backward returned {len(grads)} gradients "
+            f"for {len(ctx.inputs)} inputs"
+        )
+    return grads
+
+
+def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
+    """The reverse sweep. Returns a dict id(tensor) -> gradient for leaves or ``inputs``.
+
+    With ``inputs=None`` the gradients of leaves are returned (for ``.backward``).
+    """
+    from .tensor import Tensor
+
+    grads = {}
+    for output, grad in zip(outputs, grad_outputs):
+        key = id(output)
+        grads[key] = grad if key not in grads else grads[key] + grad
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    results = {}
+    with _GradMode(create_graph):
+        for tensor in _topological_order(outputs):
+            grad = grads.pop(id(tensor), None)
+            if grad is None:
+                continue
+            if wanted is not None and id(tensor) in wanted:
+                results[id(tensor)] = grad
+            ctx = tensor._ctx
+            if ctx is None:
+                if wanted is None:
+                    results[id(tensor)] = (tensor, grad)
+                continue
+            input_grads = _call_backward(ctx, grad, create_graph)
+            for parent, parent_grad in zip(ctx.inputs, input_grads):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                if not isinstance(parent_grad, Tensor):
+                    parent_grad = Tensor._wrap(np.asarray(parent_grad))
+                if parent_grad.shape != parent.shape:
+                    parent_grad = _reduce_to_shape(parent_grad, parent.shape, ctx.function)
+                if parent_grad.dtype != parent.dtype:
+                    parent_grad = parent_grad.astype(parent.dtype)
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = parent_grad if previous is None else previous + parent_grad
+    return results
+
+
+def _as_tuple(tensors):
+    from .tensor import Tensor
+
+    if isinstance(tensors, Tensor):
+        return (tensors,)
+    return tuple(tensors)
+
+
+def _default_grad(output, name):
+    from .tensor import Tensor
+
+    if output.data.size != 1:
+        raise RuntimeError(
+            f"{name}: grad can be created implicitly only for one-element outputs, "
+            f"but the output has shape {output.shape}; pass a gradient of that shape"
+        )
+    return Tensor._wrap(np.ones_like(output.data))
+
+
+def _check_grad_output(output, grad, name):
+    from .tensor import Tensor
+
+    if grad is None:
+        return _default_grad(output, name)
+    if not isinstance(grad, Tensor):
+        grad = Tensor(np.asarray(grad, dtype=output.dtype))
+    if grad.shape != output.shape:
+        raise RuntimeError(
+            f"{name}: the gradient has shape {grad.shape} but the output has shape {output.shape}"
+        )
+    return grad
+
+
+def backward(tensor, grad=None):
+    """``tensor.backward(grad)``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
+    from .tensor import Tensor
+
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad and has no graph "
+            "(did you forget requires_grad=True, or call it inside no_grad?)"
+        )
+    grad = _check_grad_output(tensor, grad, "backward")
+    for leaf, leaf_grad in run_backward([tensor], [grad]).values():
+        leaf_grad = leaf_grad.detach()
+        if leaf.grad is None:
+            # A fresh array: the leaf's gradient never shares memory with the graph.
+            leaf.grad = Tensor._wrap(np.array(leaf_grad.data, copy=True))
+        else:
+            leaf.grad = Tensor._wrap(leaf.grad.data + leaf_grad.data)
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Parameters
+    ----------
+    outputs, inputs : Tensor or sequence of Tensors
+    grad_outputs : Tensor or sequence, optional
+        The vector in the vector-Jacobian product; may be omitted for one-element outputs.
+    create_graph : bool
+        Record the graph of the gradient itself, so it can be differentiated again.
+
+    Returns
+    -------
+    tuple of Tensors, one per input (zeros for an input the outputs do not depend on).
+
+    Examples
+    --------
+    >>> import minigrad as mg
+    >>> x = mg.tensor(2.0, requires_grad=True)
+    >>> (dx,) = mg.grad(x ** 3, x, create_graph=True)
+    >>> (d2x,) = mg.grad(dx, x)
+    >>> dx.item(), d2x.item()
+    (12.0, 12.0)
+    """
+    from .tensor import Tensor
+
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs = _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {tensor.shape}) does not require grad")
+    roots, root_grads = [], []
+    for output, g in zip(outputs, grad_outputs):
+        g = _check_grad_output(output, g, "grad")
+        if output.requires_grad:
+            roots.append(output)
+            root_grads.append(g)
+    found = run_backward(roots, root_grads, inputs=inputs, create_graph=create_graph)
+    result = []
+    for tensor in inputs:
+        g = found.get(id(tensor))
+        if g is None:
+            g = Tensor._wrap(np.zeros_like(tensor.data))
+        elif not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

@@ -1,0 +1,275 @@
+"""Elementwise ops. Gradients of broadcast operands are summed back by the engine."""
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _constant(array):
+    from ..tensor import Tensor
+
+    return Tensor._wrap(array)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_a = grad * b if ctx.needs_input_grad[0] else None
+        grad_b = grad * a if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, out = ctx.saved_tensors
+        grad_a = grad / b if ctx.needs_input_grad[0] else None
+        # d(a/b)/db = -a/b**2 = -out/b
+        grad_b = -grad * out / b if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            if b.ndim == 0 and not b.requires_grad and b.data == 0:
+                grad_a = grad * 0.0  # x**0 is constant, even at x = 0
+            else:
+                grad_a = grad * b * a ** (b - 1)
+        if ctx.needs_input_grad[1]:
+            # 0**b has a zero derivative in b where b >= 0 (as PyTorch), not 0 * log(0)
+            undefined = (a.data == 0) & (b.data >= 0)
+            safe_a = where(undefined, 1.0, a)
+            grad_b = grad * out * safe_a.log()
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad / (out * 2.0)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.sign = np.sign(a)  # 0 at 0, as PyTorch
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _constant(ctx.sign)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.mask = (out > 0).astype(a.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _constant(ctx.mask)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1.0 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        # exp(-softplus(-a)) never overflows, for large |a| of either sign
+        out = np.exp(-np.logaddexp(0, -a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1.0 - out)
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        out = np.clip(a, lo, hi)
+        inside = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            inside &= a >= lo
+        if hi is not None:
+            inside &= a <= hi
+        ctx.mask = inside.astype(a.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _constant(ctx.mask)
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.maximum(a, b)
+        dtype = out.dtype
+        # ties split the gradient equally, as PyTorch
+        ctx.mask_a = (a > b).astype(dtype) + (a == b).astype(dtype) * 0.5
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        mask_a = ctx.mask_a
+        grad_a = grad * _constant(mask_a) if ctx.needs_input_grad[0] else None
+        grad_b = grad * _constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, a, b, condition):
+        ctx.condition = condition
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        mask = ctx.condition.astype(grad.dtype)
+        grad_a = grad * _constant(mask) if ctx.needs_input_grad[0] else None
+        grad_b = grad * _constant(1 - mask) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.input_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.input_dtype)
+
+
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` holds, else ``b``; broadcasts as NumPy.
+
+    >>> import minigrad as mg
+    >>> mg.where(mg.tensor([1.0, -2.0]) > 0, 1.0, 0.0).tolist()
+    [1.0, 0.0]
+    """
+    from ..tensor import Tensor, as_tensor
+
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    condition = np.asarray(condition, dtype=bool)
+    a, b = _pair(a, b)
+    return Where.apply(a, b, condition=condition)
+
+
+def maximum(a, b):
+    """Elementwise maximum; broadcasts as NumPy; ties split the gradient equally."""
+    a, b = _pair(a, b)
+    return Maximum.apply(a, b)
+
+
+def _pair(a, b):
+    """Two operands as Tensors; a Python or NumPy scalar takes the other's dtype."""
+    from ..tensor import Tensor, as_tensor
+
+    if isinstance(a, Tensor):
+        return a, a._operand(b)
+    if isinstance(b, Tensor):
+        return b._operand(a), b
+    return as_tensor(a), as_tensor(b)

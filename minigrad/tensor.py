@@ -1,0 +1,448 @@
+"""Tensor: a NumPy array, its gradient, and the node of the graph that made it."""
+
+import numpy as np
+
+from . import autograd
+from .autograd import Function
+from .ops import elementwise as ew
+from .ops import linalg, reduce, shape as shape_ops
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+_SCALARS = (int, float, bool, np.generic)
+
+
+def _to_array(data, dtype):
+    """Python data becomes float32 (floats) or int64 (ints); a NumPy array keeps its dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    array = np.array(data)
+    if isinstance(data, np.generic):
+        return array
+    if array.dtype == np.float64:
+        return array.astype(DEFAULT_DTYPE)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64, copy=False)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    Parameters
+    ----------
+    data : scalar, (nested) list, numpy.ndarray or Tensor
+        Python floats become float32, Python ints int64; a NumPy array keeps its dtype
+        and is not copied.
+    requires_grad : bool
+        Record operations on this tensor so ``backward`` can fill ``.grad``.
+    dtype : optional
+        Convert the data to this dtype.
+
+    Examples
+    --------
+    >>> import minigrad as mg
+    >>> x = mg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0, 6.0]
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_ufunc__ = None  # NumPy operands on the left defer to our reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array):
+        """A constant Tensor around an existing array (no checks, no copy)."""
+        tensor = object.__new__(cls)
+        tensor.data = array
+        tensor.grad = None
+        tensor.requires_grad = False
+        tensor._ctx = None
+        return tensor
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating point tensors can require grad, this one is {self.data.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    # ---- properties -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """The Function that made this tensor, or None for a leaf."""
+        return None if self._ctx is None else self._ctx.function
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def numel(self):
+        return self.data.size
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: the tensor has {self.data.size} elements, not one (shape {self.shape})")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def numpy(self):
+        return self.data
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def astype(self, dtype):
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return ew.Cast.apply(self, dtype=dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = ""
+        if self.dtype not in (DEFAULT_DTYPE, np.dtype(np.int64), np.dtype(bool)):
+            extras += f", dtype={self.dtype}"
+        if self._ctx is not None:
+            extras += f", grad_fn={self._ctx.function.__name__}"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"Tensor({body}{extras})"
+
+    # ---- autograd -----------------------------------------------------------------
+    def backward(self, grad=None):
+        """Reverse-mode sweep from this tensor; gradients accumulate into leaves' ``.grad``.
+
+        ``grad`` may be omitted only for one-element tensors.
+        """
+        autograd.backward(self, grad)
+
+    # ---- operands -----------------------------------------------------------------
+    def _operand(self, other):
+        """``other`` as a Tensor; a Python or NumPy scalar takes this tensor's float dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, _SCALARS):
+            if self.data.dtype.kind == "f":
+                return Tensor._wrap(np.array(other, dtype=self.data.dtype))
+            if isinstance(other, (float, np.floating)):
+                return Tensor._wrap(np.array(other, dtype=DEFAULT_DTYPE))
+        return Tensor(other)
+
+    # ---- arithmetic ---------------------------------------------------------------
+    def __add__(self, other):
+        return ew.Add.apply(self, self._operand(other))
+
+    def __radd__(self, other):
+        return ew.Add.apply(self._operand(other), self)
+
+    def __sub__(self, other):
+        return ew.Sub.apply(self, self._operand(other))
+
+    def __rsub__(self, other):
+        return ew.Sub.apply(self._operand(other), self)
+
+    def __mul__(self, other):
+        return ew.Mul.apply(self, self._operand(other))
+
+    def __rmul__(self, other):
+        return ew.Mul.apply(self._operand(other), self)
+
+    def __truediv__(self, other):
+        return ew.Div.apply(self, self._operand(other))
+
+    def __rtruediv__(self, other):
+        return ew.Div.apply(self._operand(other), self)
+
+    def __pow__(self, other):
+        return ew.Pow.apply(self, self._operand(other))
+
+    def __rpow__(self, other):
+        return ew.Pow.apply(self._operand(other), self)
+
+    def __matmul__(self, other):
+        return linalg.MatMul.apply(self, self._operand(other))
+
+    def __rmatmul__(self, other):
+        return linalg.MatMul.apply(self._operand(other), self)
+
+    def __neg__(self):
+        return ew.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    # In-place operators change a tensor that no graph depends on. A leaf that
+    # requires grad may only be updated inside no_grad (an optimizer step).
+    def _in_place(self, other, name, out_of_place):
+        if self.requires_grad and autograd.is_grad_enabled():
+            if self._ctx is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad (shape {self.shape}) cannot be "
+                    "changed in place while the graph is recorded; do it inside mg.no_grad()"
+                )
+            return out_of_place(self, other)  # rebinds the name, the graph stays intact
+        other = self._operand(other)
+        try:
+            fits = np.broadcast_shapes(other.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{name}: a tensor of shape {other.shape} cannot update one of shape {self.shape} in place"
+            ) from None
+        getattr(self.data, name)(other.data)
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place(other, "__iadd__", Tensor.__add__)
+
+    def __isub__(self, other):
+        return self._in_place(other, "__isub__", Tensor.__sub__)
+
+    def __imul__(self, other):
+        return self._in_place(other, "__imul__", Tensor.__mul__)
+
+    def __itruediv__(self, other):
+        return self._in_place(other, "__itruediv__", Tensor.__truediv__)
+
+    # ---- comparisons (not differentiable) -------------------------------------------
+    def _compare(self, other, compare):
+        other = self._operand(other)
+        try:
+            return Tensor._wrap(np.asarray(compare(self.data, other.data)))
+        except ValueError:
+            raise ValueError(
+                f"{compare.__name__}: shapes {self.shape} and {other.shape} do not broadcast"
+            ) from None
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    # ---- elementwise math ---------------------------------------------------------
+    def exp(self):
+        return ew.Exp.apply(self)
+
+    def log(self):
+        return ew.Log.apply(self)
+
+    def sqrt(self):
+        return ew.Sqrt.apply(self)
+
+    def abs(self):
+        return ew.Abs.apply(self)
+
+    def relu(self):
+        return ew.Relu.apply(self)
+
+    def tanh(self):
+        return ew.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ew.Sigmoid.apply(self)
+
+    def clip(self, lo=None, hi=None):
+        """Limit values to [lo, hi]; the gradient passes where lo <= x <= hi."""
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of lo and hi")
+        return ew.Clip.apply(self, lo=lo, hi=hi)
+
+    # ---- reductions ---------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        axes = reduce.normalize_axis(axis, self.ndim, "sum")
+        return reduce.Sum.apply(self, axis=axes, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        axes = reduce.normalize_axis(axis, self.ndim, "mean")
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
+
+    def max(self, axis=None, keepdims=False):
+        axes = reduce.normalize_axis(axis, self.ndim, "max")
+        return reduce.Max.apply(self, axis=axes, keepdims=keepdims, smallest=False)
+
+    def min(self, axis=None, keepdims=False):
+        axes = reduce.normalize_axis(axis, self.ndim, "min")
+        return reduce.Max.apply(self, axis=axes, keepdims=keepdims, smallest=True)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        """Variance as NumPy: mean squared deviation, divided by (count - ddof)."""
+        axes = reduce.normalize_axis(axis, self.ndim, "var")
+        count = int(np.prod([self.shape[a] for a in axes]))
+        deviation = self - self.mean(axis=axes, keepdims=True)
+        return (deviation * deviation).sum(axis=axes, keepdims=keepdims) * (1.0 / (count - ddof))
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return self.var(axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+
+    # ---- shape ------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        if shape == self.shape:
+            return self
+        return shape_ops.Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes):
+        """Permute the axes; with none, reverse them."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim - 1, -1, -1))
+        if sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
+        return shape_ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
+
+    def flatten(self, start_axis=0):
+        start_axis = start_axis % max(self.ndim, 1)
+        return self.reshape(self.shape[:start_axis] + (-1,))
+
+    def broadcast_to(self, shape):
+        shape = tuple(shape)
+        if shape == self.shape:
+            return self
+        return shape_ops.Expand.apply(self, shape=shape)
+
+    def squeeze(self, axis=None):
+        if axis is None:
+            axes = tuple(i for i, size in enumerate(self.shape) if size == 1)
+        else:
+            axes = reduce.normalize_axis(axis, self.ndim, "squeeze")
+            for a in axes:
+                if self.shape[a] != 1:
+                    raise ValueError(f"squeeze: axis {a} of shape {self.shape} has size {self.shape[a]}, not 1")
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    def unsqueeze(self, axis):
+        ndim = self.ndim + 1
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for a result of {ndim} dimensions")
+        axis %= ndim
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def __getitem__(self, index):
+        index = _normalize_index(index)
+        return shape_ops.GetItem.apply(self, index=index)
+
+
+def _normalize_index(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    normalized = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        normalized.append(i)
+    return tuple(normalized)
+
+
+def as_tensor(data, dtype=None):
+    if isinstance(data, Tensor) and dtype is None:
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """Same as ``Tensor(data, requires_grad, dtype)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis.
+
+    >>> import minigrad as mg
+    >>> mg.concatenate([mg.ones(2), mg.zeros(1)]).tolist()
+    [1.0, 1.0, 0.0]
+    """
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    ndim = tensors[0].ndim
+    shapes = [t.shape for t in tensors]
+    if ndim == 0 or any(t.ndim != ndim for t in tensors):
+        raise ValueError(f"concatenate: shapes {shapes} do not have the same number of dimensions (>= 1)")
+    (axis,) = reduce.normalize_axis(axis, ndim, "concatenate")
+    return shape_ops.Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Join tensors of one shape along a new axis."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+where = ew.where
+maximum = ew.maximum
