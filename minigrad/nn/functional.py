@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import rng
+from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
 from ..tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -1,0 +1,258 @@
+"""Batch normalization, twice: composed from primitive ops, and fused into one node.
+
+Both compute, for an input ``x`` of shape (N, C), (N, C, L) or (N, C, H, W) and each
+channel ``c`` (axis 1), over every other axis::
+
+    mean[c] = mean of x[:, c, ...]
+    var[c]  = mean of (x[:, c, ...] - mean[c]) ** 2          (biased: divide by the count)
+    y       = (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c]
+
+* ``batch_norm_composed`` writes exactly that with public Tensor ops. Autograd derives
+  its backward, and differentiating that backward again (second derivatives) works too.
+  It is the definition: readable, and slow (a dozen full-size temporaries).
+* ``BatchNormFunction`` is one graph node whose forward and backward call the Numba
+  kernels of ``minigrad/kernels/batchnorm.py``: two passes over memory forward (the
+  statistics, then y), two backward (the per-channel sums, then dx) with the closed form
+
+      dx = weight / (M * sqrt(var + eps)) * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+
+  where M = N * H * W is the count per channel. It saves only the per-channel mean and
+  inverse standard deviation, not xhat; it is once-differentiable.
+
+The tests prove the two are one function (outputs, gradients and running statistics).
+"""
+
+import numpy as np
+
+from ..autograd import Function, no_grad
+
+IMPLS = ("fused", "composed")
+
+
+# ---------------------------------------------------------------------------------
+# validation and running statistics (shared by both implementations)
+# ---------------------------------------------------------------------------------
+def _check_inputs(x, running_mean, running_var, weight, bias, training, impl):
+    if impl not in IMPLS:
+        raise ValueError(f"batch_norm: impl must be one of {IMPLS}, got {impl!r}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected an input of shape (N, C, ...) with at least 2 dimensions, "
+            f"got shape {x.shape}"
+        )
+    if x.dtype.kind != "f":
+        raise ValueError(f"batch_norm: expected a floating point input, got {x.dtype}")
+    channels = x.shape[1]
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                         ("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({channels},) for an input of shape "
+                f"{x.shape} (channels on axis 1), got {tensor.shape}"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if training:
+        count = x.numel() // channels if channels else 0
+        if count == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {x.shape}"
+            )
+    elif running_mean is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var are needed when training=False "
+            "(eval mode normalizes with them)"
+        )
+
+
+def update_running_stats(running_mean, running_var, mean, var, count, momentum):
+    """In place: ``running = (1 - momentum) * running + momentum * batch``.
+
+    ``var`` is the biased batch variance; the running variance takes the unbiased one,
+    ``var * count / (count - 1)``, as PyTorch.
+    """
+    if running_mean is None:
+        return
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    unbiased = np.asarray(var, dtype=np.float64).reshape(-1) * (count / (count - 1))
+    for running, batch in ((running_mean, mean), (running_var, unbiased)):
+        new = (1.0 - momentum) * running.data.astype(np.float64) + momentum * batch
+        running.data[...] = new.astype(running.dtype)
+
+
+def _channel_shape(x):
+    """(1, C, 1, ...): a per-channel vector shaped to broadcast against ``x``."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _reduce_axes(x):
+    """Every axis but the channel axis: (0,) for (N, C), (0, 2) for (N, C, L), (0, 2, 3) for NCHW."""
+    return (0,) + tuple(range(2, x.ndim))
+
+
+# ---------------------------------------------------------------------------------
+# 1. composed: the definition, written with public Tensor ops
+# ---------------------------------------------------------------------------------
+def batch_norm_composed(x, running_mean, running_var, weight=None, bias=None,
+                        training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization from primitive ops (means, subtraction, products, sqrt).
+
+    Autograd derives the backward; it is differentiable any number of times.
+    """
+    axes = _reduce_axes(x)
+    shape = _channel_shape(x)
+    if training:
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)  # biased: divide by the count
+        with no_grad():
+            update_running_stats(running_mean, running_var, mean.data, var.data,
+                                 x.numel() // x.shape[1], momentum)
+    else:
+        # Inference: the running statistics are constants (buffers, no gradient).
+        mean = running_mean.detach().astype(x.dtype).reshape(shape)
+        var = running_var.detach().astype(x.dtype).reshape(shape)
+        centered = x - mean
+    xhat = centered / (var + eps).sqrt()
+    out = xhat
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# 2. fused: one node, Numba kernels forward and backward
+# ---------------------------------------------------------------------------------
+def _as_3d(array):
+    """(N, C, S) C-contiguous view (or copy, if ``array`` is not contiguous)."""
+    array = np.ascontiguousarray(array)
+    return array.reshape(array.shape[0], array.shape[1], -1)
+
+
+def _per_channel(tensor_data, channels, fill):
+    if tensor_data is None:
+        return np.full(channels, fill, dtype=np.float64)
+    return tensor_data.astype(np.float64)
+
+
+class BatchNormFunction(Function):
+    """Fused batch norm: inputs ``x`` and, when affine, ``weight`` and ``bias``.
+
+    Training: the kernels compute the per-channel mean and biased variance (float64
+    accumulation, shifted sums), then y in one write; backward uses the closed form
+    above. Eval: a per-channel affine map ``y = x * scale + shift`` with the running
+    statistics folded into ``scale`` and ``shift``.
+    """
+
+    once_differentiable = True
+
+    @staticmethod
+    def forward(ctx, x, *affine, has_weight, has_bias, training, running_mean, running_var,
+                momentum, eps):
+        from ..kernels import batchnorm as kernels
+
+        weight = affine[0] if has_weight else None
+        bias = affine[-1] if has_bias else None
+        x3 = _as_3d(x)
+        channels = x3.shape[1]
+        count = x3.shape[0] * x3.shape[2]
+        if training:
+            mean, var = kernels.channel_stats(x3)  # float64, biased variance
+            update_running_stats(running_mean, running_var, mean, var, count, momentum)
+        else:
+            mean = running_mean.data.astype(np.float64)
+            var = running_var.data.astype(np.float64)
+        invstd = 1.0 / np.sqrt(var + eps)
+        gamma = _per_channel(weight, channels, 1.0)
+        beta = _per_channel(bias, channels, 0.0)
+        y3 = kernels.normalize(x3, mean, invstd * gamma, beta)
+        ctx.x3 = x3  # the input itself (or its contiguous copy): no new memory
+        ctx.mean = mean  # per channel: 2 * C float64 numbers are all backward needs
+        ctx.invstd = invstd
+        ctx.gamma = gamma
+        ctx.training = training
+        ctx.has_weight, ctx.has_bias = has_weight, has_bias
+        return y3.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..kernels import batchnorm as kernels
+        from ..tensor import Tensor
+
+        x3 = ctx.x3
+        dy3 = _as_3d(grad.data.astype(x3.dtype, copy=False))
+        need_x = ctx.needs_input_grad[0]
+        sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
+        grads = []
+        if need_x:
+            if ctx.training:
+                dx3 = kernels.input_grad(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma,
+                                         sum_dy, sum_dy_xhat)
+            else:
+                # Eval: the statistics are constants, so dx = dy * weight * invstd.
+                dx3 = kernels.normalize(dy3, np.zeros_like(ctx.mean), ctx.gamma * ctx.invstd,
+                                        np.zeros_like(ctx.mean))
+            grads.append(Tensor._wrap(dx3.reshape(grad.shape)))
+        else:
+            grads.append(None)
+        dtype = x3.dtype
+        if ctx.has_weight:
+            grads.append(Tensor._wrap(sum_dy_xhat.astype(dtype)))
+        if ctx.has_bias:
+            grads.append(Tensor._wrap(sum_dy.astype(dtype)))
+        return tuple(grads)
+
+
+def batch_norm_fused(x, running_mean, running_var, weight=None, bias=None,
+                     training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization as one fused node (Numba kernels forward and backward)."""
+    affine = [t for t in (weight, bias) if t is not None]
+    return BatchNormFunction.apply(
+        x, *affine, has_weight=weight is not None, has_bias=bias is not None,
+        training=training, running_mean=running_mean, running_var=running_var,
+        momentum=momentum, eps=eps,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# the public function
+# ---------------------------------------------------------------------------------
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, impl="fused"):
+    """Batch normalization over axis 1 (channels), as PyTorch's ``F.batch_norm``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C), (N, C, L) or (N, C, H, W)
+    running_mean, running_var : Tensor of shape (C,) or None
+        Updated in place in training: ``(1 - momentum) * old + momentum * batch``, the
+        variance from the unbiased batch variance. Used to normalize when not training.
+    weight, bias : Tensor of shape (C,) or None
+        gamma and beta, the per-channel scale and shift.
+    training : bool
+        Normalize with the batch statistics (biased variance) and update the running ones.
+    momentum, eps : float
+    impl : {"fused", "composed"}
+        "fused" runs one Numba node; "composed" builds the graph from primitive ops
+        (slower, but twice differentiable). Both give the same numbers.
+
+    Returns
+    -------
+    Tensor of the shape and dtype of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> rm, rv = mg.zeros(2), mg.ones(2)
+    >>> y = F.batch_norm(x, rm, rv, training=True, impl="composed")
+    >>> np.round(y.numpy(), 3).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    >>> print(rm.numpy(), rv.numpy())  # 0.1 * batch mean; 0.9 + 0.1 * unbiased batch variance
+    [0.2 2. ] [ 1.1 20.9]
+    """
+    _check_inputs(x, running_mean, running_var, weight, bias, training, impl)
+    run = batch_norm_fused if impl == "fused" else batch_norm_composed
+    return run(x, running_mean, running_var, weight, bias, training, momentum, eps)
