@@ -1,0 +1,170 @@
+"""Batch normalization kernels over (N, C, S) C-contiguous arrays (S = H * W, or 1).
+
+Each ``@njit(parallel=True, cache=True)`` kernel takes ``prange`` over its outer loop.
+The reductions split the batch axis into chunks, one per thread, and each thread adds
+into its own row of partial sums: every thread then reads memory in order (n, c, s),
+instead of one thread per channel striding through the whole array. The partial sums
+are float64 whatever the input dtype.
+
+The Python functions at the bottom (``channel_stats``, ``normalize``,
+``channel_grad_sums``, ``input_grad``) choose the number of chunks and finish the
+per-channel arithmetic (C numbers) in NumPy.
+
+With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
+``range``), which is how the tests cover their logic on small shapes.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+# Reassociation lets LLVM vectorize the float64 sums; no 'nnan'/'ninf', so NaN and
+# inf still propagate as IEEE says.
+FASTMATH = {"reassoc", "contract", "nsz"}
+
+# Below this many elements the work is done in one chunk (one thread): waking the
+# pool costs more than it saves.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+# ---------------------------------------------------------------------------------
+# kernels
+# ---------------------------------------------------------------------------------
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def stats_partial_sums(x, shift, chunks):
+    """Per chunk of the batch axis and per channel: sum(x - shift), sum((x - shift)**2).
+
+    ``shift`` (one value per channel, taken from the data) keeps the sums small, so
+    the variance E[d**2] - E[d]**2 does not cancel catastrophically when |mean| >> std.
+    Returns float64 of shape (chunks, 2, C).
+    """
+    n, c, s = x.shape
+    partial = np.zeros((chunks, 2, c))
+    for k in prange(chunks):
+        start = k * n // chunks
+        stop = (k + 1) * n // chunks
+        for i in range(start, stop):
+            for j in range(c):
+                offset = shift[j]
+                total = 0.0
+                squares = 0.0
+                for t in range(s):
+                    d = np.float64(x[i, j, t]) - offset
+                    total += d
+                    squares += d * d
+                partial[k, 0, j] += total
+                partial[k, 1, j] += squares
+    return partial
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def affine(x, mean, scale, shift):
+    """y = (x - mean) * scale + shift per channel, in one write (dtype of ``x``)."""
+    n, c, s = x.shape
+    y = np.empty_like(x)
+    for i in prange(n):
+        for j in range(c):
+            m = mean[j]
+            a = scale[j]
+            b = shift[j]
+            for t in range(s):
+                y[i, j, t] = (x[i, j, t] - m) * a + b
+    return y
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def grad_partial_sums(x, dy, mean, chunks):
+    """Per chunk and channel: sum(dy) and sum(dy * (x - mean)), in one pass over both.
+
+    Returns float64 of shape (chunks, 2, C).
+    """
+    n, c, s = x.shape
+    partial = np.zeros((chunks, 2, c))
+    for k in prange(chunks):
+        start = k * n // chunks
+        stop = (k + 1) * n // chunks
+        for i in range(start, stop):
+            for j in range(c):
+                m = mean[j]
+                total = 0.0
+                moment = 0.0
+                for t in range(s):
+                    g = np.float64(dy[i, j, t])
+                    total += g
+                    moment += g * (np.float64(x[i, j, t]) - m)
+                partial[k, 0, j] += total
+                partial[k, 1, j] += moment
+    return partial
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def combine(x, dy, mean, a, b, offset):
+    """dx = a * dy + b * (x - mean) + offset per channel, in one write (dtype of ``x``)."""
+    n, c, s = x.shape
+    dx = np.empty_like(x)
+    for i in prange(n):
+        for j in range(c):
+            m = mean[j]
+            aj = a[j]
+            bj = b[j]
+            oj = offset[j]
+            for t in range(s):
+                dx[i, j, t] = aj * dy[i, j, t] + bj * (x[i, j, t] - m) + oj
+    return dx
+
+
+# ---------------------------------------------------------------------------------
+# the per-channel arithmetic around them
+# ---------------------------------------------------------------------------------
+def chunk_count(x):
+    """How many batch chunks (threads) a reduction over ``x`` uses."""
+    if x.size < PARALLEL_MIN_SIZE:
+        return 1
+    return max(1, min(x.shape[0], numba.get_num_threads()))
+
+
+def channel_stats(x):
+    """Per-channel mean and biased variance of ``x`` (N, C, S), both float64 of shape (C,).
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 2.0]], [[3.0, 6.0]]])  # N=2, C=1, S=2
+    >>> mean, var = channel_stats(x)
+    >>> print(mean, var)
+    [3.] [3.5]
+    """
+    n, c, s = x.shape
+    shift = x[0, :, 0].astype(np.float64)
+    sums = stats_partial_sums(x, shift, chunk_count(x)).sum(axis=0)
+    count = n * s
+    delta = sums[0] / count
+    var = np.maximum(sums[1] / count - delta * delta, 0.0)
+    return shift + delta, var
+
+
+def normalize(x, mean, scale, shift):
+    """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
+    dtype = x.dtype
+    return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype))
+
+
+def channel_grad_sums(x, dy, mean, invstd):
+    """Per-channel sum(dy) and sum(dy * xhat), float64 of shape (C,)."""
+    sums = grad_partial_sums(x, dy, mean, chunk_count(x)).sum(axis=0)
+    return sums[0], sums[1] * invstd
+
+
+def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
+    """The closed form of dL/dx in training, in one write.
+
+    dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)), with
+    xhat = (x - mean) * invstd and M the count per channel, is rearranged per channel
+    into ``a * dy + b * (x - mean) + offset``.
+    """
+    n, c, s = x.shape
+    count = n * s
+    a = gamma * invstd
+    b = -a * invstd * sum_dy_xhat / count
+    offset = -a * sum_dy / count
+    dtype = x.dtype
+    return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
+                   offset.astype(dtype))
