@@ -17,6 +17,7 @@ broadcasting op never has to "unbroadcast" by hand.
 import numpy as np
 
 _grad_enabled = True
+_Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
 
 
 def is_grad_enabled():
@@ -88,13 +89,13 @@ class Context:
         for tensor in self.inputs:
             if tensor.data is array:
                 return tensor
-        output = self.output_ref() if self.output_ref is not None else None
+        # The engine sets ``output`` while it runs this node's backward (a permanent
+        # reference would make a cycle between the output and its ctx).
+        output = getattr(self, "output", None)
         if output is not None and output.data is array:
             return output
         # An intermediate array: a constant as far as second derivatives go.
-        from .tensor import Tensor
-
-        return Tensor._wrap(array)
+        return _Tensor._wrap(array)
 
 
 class Function:
@@ -118,29 +119,28 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays and, in grad mode, record the node."""
-        from .tensor import Tensor
-
         ctx = Context()
         ctx.inputs = inputs
-        ctx.output_ref = None
         try:
-            out = cls.forward(ctx, *[t.data for t in inputs], **params)
+            if len(inputs) == 1:
+                out = cls.forward(ctx, inputs[0].data, **params)
+            elif len(inputs) == 2:
+                out = cls.forward(ctx, inputs[0].data, inputs[1].data, **params)
+            else:
+                out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        result = Tensor._wrap(out)
+        result = _Tensor._wrap(out)
         if _grad_enabled:
-            needs = tuple(t.requires_grad for t in inputs)
+            needs = tuple([t.requires_grad for t in inputs])
             if True in needs:
                 ctx.needs_input_grad = needs
                 ctx.function = cls
                 result.requires_grad = True
                 result._ctx = ctx
-                import weakref
-
-                ctx.output_ref = weakref.ref(result)
         return result
 
 
@@ -210,41 +210,31 @@ class _NotTwiceDifferentiable(Function):
         )
 
 
-def _call_backward(ctx, grad, create_graph):
-    function = ctx.function
-    if not create_graph:
-        with _GradMode(False):
-            grads = function.backward(ctx, grad)
-    elif function.once_differentiable:
-        with _GradMode(False):
-            grads = function.backward(ctx, grad)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        grads = tuple(
-            None if g is None else
-            _NotTwiceDifferentiable.apply(g, grad, *ctx.inputs, name=function.__name__)
-            for g in grads
-        )
-    else:
-        with _GradMode(True):
-            grads = function.backward(ctx, grad)
-    if not isinstance(grads, tuple):
+def _once_differentiable_backward(ctx, grad):
+    """Backward of a once-differentiable node while a graph of the gradient is recorded:
+    the gradients are computed without a graph, then marked so that differentiating
+    them again raises instead of silently returning zero."""
+    global _grad_enabled
+    _grad_enabled = False
+    try:
+        grads = ctx.function.backward(ctx, grad)
+    finally:
+        _grad_enabled = True
+    if type(grads) is not tuple:
         grads = (grads,)
-    if len(grads) != len(ctx.inputs):
-        raise RuntimeError(
-            f"{function.__name__}.backward returned {len(grads)} gradients "
-            f"for {len(ctx.inputs)} inputs"
-        )
-    return grads
+    return tuple(
+        None if g is None else
+        _NotTwiceDifferentiable.apply(g, grad, *ctx.inputs, name=ctx.function.__name__)
+        for g in grads
+    )
 
 
 def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
     """The reverse sweep. Returns a dict id(tensor) -> gradient for leaves or ``inputs``.
 
-    With ``inputs=None`` the gradients of leaves are returned (for ``.backward``).
+    With ``inputs=None`` it returns (leaf, gradient) pairs (for ``.backward``).
+    Intermediate gradients live only in a local dict, keyed by the node's id.
     """
-    from .tensor import Tensor
-
     grads = {}
     for output, grad in zip(outputs, grad_outputs):
         key = id(output)
@@ -263,16 +253,29 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 if wanted is None:
                     results[id(tensor)] = (tensor, grad)
                 continue
-            input_grads = _call_backward(ctx, grad, create_graph)
+            function = ctx.function
+            ctx.output = tensor
+            if create_graph and function.once_differentiable:
+                input_grads = _once_differentiable_backward(ctx, grad)
+            else:
+                input_grads = function.backward(ctx, grad)
+            ctx.output = None
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            if len(input_grads) != len(ctx.inputs):
+                raise RuntimeError(
+                    f"{function.__name__}.backward returned {len(input_grads)} gradients "
+                    f"for {len(ctx.inputs)} inputs"
+                )
             for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
-                if not isinstance(parent_grad, Tensor):
-                    parent_grad = Tensor._wrap(np.asarray(parent_grad))
-                if parent_grad.shape != parent.shape:
-                    parent_grad = _reduce_to_shape(parent_grad, parent.shape, ctx.function)
-                if parent_grad.dtype != parent.dtype:
-                    parent_grad = parent_grad.astype(parent.dtype)
+                if not isinstance(parent_grad, _Tensor):
+                    parent_grad = _Tensor._wrap(np.asarray(parent_grad))
+                if parent_grad.data.shape != parent.data.shape:
+                    parent_grad = _reduce_to_shape(parent_grad, parent.data.shape, ctx.function)
+                if parent_grad.data.dtype != parent.data.dtype:
+                    parent_grad = parent_grad.astype(parent.data.dtype)
                 key = id(parent)
                 previous = grads.get(key)
                 grads[key] = parent_grad if previous is None else previous + parent_grad
@@ -280,31 +283,25 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
 
 
 def _as_tuple(tensors):
-    from .tensor import Tensor
-
-    if isinstance(tensors, Tensor):
+    if isinstance(tensors, _Tensor):
         return (tensors,)
     return tuple(tensors)
 
 
 def _default_grad(output, name):
-    from .tensor import Tensor
-
     if output.data.size != 1:
         raise RuntimeError(
             f"{name}: grad can be created implicitly only for one-element outputs, "
             f"but the output has shape {output.shape}; pass a gradient of that shape"
         )
-    return Tensor._wrap(np.ones_like(output.data))
+    return _Tensor._wrap(np.ones_like(output.data))
 
 
 def _check_grad_output(output, grad, name):
-    from .tensor import Tensor
-
     if grad is None:
         return _default_grad(output, name)
-    if not isinstance(grad, Tensor):
-        grad = Tensor(np.asarray(grad, dtype=output.dtype))
+    if not isinstance(grad, _Tensor):
+        grad = _Tensor(np.asarray(grad, dtype=output.dtype))
     if grad.shape != output.shape:
         raise RuntimeError(
             f"{name}: the gradient has shape {grad.shape} but the output has shape {output.shape}"
@@ -314,8 +311,6 @@ def _check_grad_output(output, grad, name):
 
 def backward(tensor, grad=None):
     """``tensor.backward(grad)``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
-    from .tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: the tensor does not require grad and has no graph "
@@ -326,9 +321,9 @@ def backward(tensor, grad=None):
         leaf_grad = leaf_grad.detach()
         if leaf.grad is None:
             # A fresh array: the leaf's gradient never shares memory with the graph.
-            leaf.grad = Tensor._wrap(np.array(leaf_grad.data, copy=True))
+            leaf.grad = _Tensor._wrap(np.array(leaf_grad.data, copy=True))
         else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + leaf_grad.data)
+            leaf.grad = _Tensor._wrap(leaf.grad.data + leaf_grad.data)
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False):
@@ -355,8 +350,6 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
     >>> dx.item(), d2x.item()
     (12.0, 12.0)
     """
-    from .tensor import Tensor
-
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
     if grad_outputs is None:
@@ -379,7 +372,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
     for tensor in inputs:
         g = found.get(id(tensor))
         if g is None:
-            g = Tensor._wrap(np.zeros_like(tensor.data))
+            g = _Tensor._wrap(np.zeros_like(tensor.data))
         elif not create_graph:
             g = g.detach()
         result.append(g)

@@ -444,5 +444,7 @@ def stack(tensors, axis=0):
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
+autograd._Tensor = Tensor
+
 where = ew.where
 maximum = ew.maximum
