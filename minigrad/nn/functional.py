@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import rng
 from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
+from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (im2col, see ops/conv.py)
 from ..tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -1,0 +1,495 @@
+"""Convolution and pooling over NCHW images, built on im2col views.
+
+conv2d is one matrix product: the input's sliding windows, viewed with stride tricks
+and copied once into a column matrix of shape (C*kH*kW, N*OH*OW), are multiplied by the
+weight reshaped to (C_out, C*kH*kW). Its gradients are again matrix products:
+
+* the weight gradient is ``grad @ columns.T`` (the columns are kept from the forward);
+* the input gradient is ``weight.T @ grad``, a column matrix folded back onto the
+  image ("col2im") with one vectorized add per kernel offset (kH*kW of them).
+
+Three Functions close the loop for higher derivatives: ``Conv2d`` (the forward),
+``Conv2dInputGrad`` (a transposed convolution) and ``Conv2dWeightGrad``. Each is linear
+in each of its inputs, and the backward of each is written with the other two, so
+conv2d can be differentiated any number of times.
+
+Pooling loops over the kH*kW kernel offsets, each step one strided slice of the
+whole batch. Max pooling records which offset won in each window (the first on ties,
+as PyTorch); its gradient scatters to that offset, and the scatter's own gradient is
+the gather again.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function
+
+# Everything about a convolution except the arrays; each field a pair (rows, columns),
+# groups an int.
+Geometry = namedtuple("Geometry", ["stride", "padding", "dilation", "groups"])
+
+
+# ---- plain NumPy helpers (arrays in, arrays out) -------------------------------------
+def _pad(x, padding, value=0.0):
+    """Pad the two last axes by ``padding`` = (ph, pw) on both sides (no copy if zero)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _output_size(size, kernel, stride, padding, dilation):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _offset_slices(kernel, out_size, stride, dilation=(1, 1)):
+    """For each kernel offset (i, j) in order: the flat offset i*kW + j and the pair of
+    slices of the padded input that this offset sees across all output positions."""
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = kernel, out_size, stride, dilation
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            yield i * kw + j, rows, cols
+
+
+def im2col(x, kernel, geometry):
+    """The column matrix of ``x`` (N, C, H, W): shape (groups, C/groups*kH*kW, N*OH*OW).
+
+    Row ``(c, i, j)`` of group ``g`` holds, for every image and output position, the
+    input value that kernel offset (i, j) of channel ``g*C/groups + c`` multiplies.
+    One copy of a strided view; the channel axis leads so the groups split for free.
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    oh = _output_size(h, kh, sh, geometry.padding[0], dh)
+    ow = _output_size(w, kw, sw, geometry.padding[1], dw)
+    xp = _pad(x, geometry.padding)
+    s_n, s_c, s_h, s_w = xp.strides
+    windows = as_strided(
+        xp,
+        shape=(c, kh, kw, n, oh, ow),
+        strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
+        writeable=False,
+    )
+    columns = np.ascontiguousarray(windows)
+    return columns.reshape(geometry.groups, -1, n * oh * ow)
+
+
+def col2im(columns, input_shape, kernel, out_size, geometry):
+    """The adjoint of ``im2col``: add each column entry back onto the input position it
+    was copied from. ``columns`` has shape (groups, C/groups*kH*kW, N*OH*OW)."""
+    n, c, h, w = input_shape
+    kh, kw = kernel
+    oh, ow = out_size
+    ph, pw = geometry.padding
+    columns = columns.reshape(c, kh * kw, n, oh, ow)
+    padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=columns.dtype)
+    for offset, rows, cols in _offset_slices(kernel, out_size, geometry.stride, geometry.dilation):
+        padded[:, :, rows, cols] += columns[:, offset]
+    image = padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(image)
+
+
+def _grad_matrix(grad, groups):
+    """The upstream gradient (N, C_out, OH, OW) as (groups, C_out/groups, N*OH*OW)."""
+    n, c_out, oh, ow = grad.shape
+    return np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_out // groups, n * oh * ow)
+
+
+def _weight_matrix(weight, groups):
+    """The weight (C_out, C/groups, kH, kW) as (groups, C_out/groups, C/groups*kH*kW)."""
+    c_out = weight.shape[0]
+    return weight.reshape(groups, c_out // groups, -1)
+
+
+def conv2d_forward(x, weight, geometry):
+    """``(output, columns)``: the convolution of ``x`` with ``weight``, without bias."""
+    n = x.shape[0]
+    c_out, _, kh, kw = weight.shape
+    columns = im2col(x, (kh, kw), geometry)
+    out = np.matmul(_weight_matrix(weight, geometry.groups), columns)  # (G, C_out/G, N*OH*OW)
+    oh = _output_size(x.shape[2], kh, geometry.stride[0], geometry.padding[0], geometry.dilation[0])
+    ow = _output_size(x.shape[3], kw, geometry.stride[1], geometry.padding[1], geometry.dilation[1])
+    out = out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out), columns
+
+
+def conv2d_input_grad(grad, weight, input_shape, geometry):
+    """The gradient of conv2d with respect to its input (a transposed convolution)."""
+    kernel = weight.shape[2:]
+    weights = _weight_matrix(weight, geometry.groups)
+    columns = np.matmul(weights.transpose(0, 2, 1), _grad_matrix(grad, geometry.groups))
+    return col2im(columns, input_shape, kernel, grad.shape[2:], geometry)
+
+
+def conv2d_weight_grad(x, grad, weight_shape, geometry, columns=None):
+    """The gradient of conv2d with respect to its weight: ``grad @ columns.T``."""
+    if columns is None:
+        columns = im2col(x, weight_shape[2:], geometry)
+    weight_grad = np.matmul(_grad_matrix(grad, geometry.groups), columns.transpose(0, 2, 1))
+    return weight_grad.reshape(weight_shape)
+
+
+# ---- conv2d as three Functions that differentiate into each other ----------------------
+class Conv2d(Function):
+    """conv2d(x, weight[, bias]); the columns are kept for the weight gradient."""
+
+    @staticmethod
+    def forward(ctx, x, weight, *bias, geometry):
+        out, columns = conv2d_forward(x, weight, geometry)
+        if bias:
+            out += bias[0].reshape(1, -1, 1, 1)
+        ctx.geometry = geometry
+        ctx.columns = columns
+        ctx.save_for_backward(x, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = grad_weight = None
+        if needs[0]:
+            grad_x = Conv2dInputGrad.apply(grad, weight, input_shape=x.shape, geometry=ctx.geometry)
+        if needs[1]:
+            grad_weight = Conv2dWeightGrad.apply(
+                x, grad, weight_shape=weight.shape, geometry=ctx.geometry, columns=ctx.columns
+            )
+        if len(needs) == 2:
+            return grad_x, grad_weight
+        grad_bias = grad.sum(axis=(0, 2, 3)) if needs[2] else None
+        return grad_x, grad_weight, grad_bias
+
+
+class Conv2dInputGrad(Function):
+    """The input gradient of conv2d: a transposed convolution of ``grad`` with ``weight``."""
+
+    @staticmethod
+    def forward(ctx, grad, weight, input_shape, geometry):
+        ctx.geometry = geometry
+        ctx.save_for_backward(grad, weight)
+        return conv2d_input_grad(grad, weight, input_shape, geometry)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        # The forward is <grad_grad, W^T g> = <conv(grad_grad, W), g>, linear in g and in W.
+        grad, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        d_grad = d_weight = None
+        if needs[0]:
+            d_grad = Conv2d.apply(grad_grad, weight, geometry=ctx.geometry)
+        if needs[1]:
+            d_weight = Conv2dWeightGrad.apply(
+                grad_grad, grad, weight_shape=weight.shape, geometry=ctx.geometry
+            )
+        return d_grad, d_weight
+
+
+class Conv2dWeightGrad(Function):
+    """The weight gradient of conv2d, from the input ``x`` and the upstream ``grad``."""
+
+    @staticmethod
+    def forward(ctx, x, grad, weight_shape, geometry, columns=None):
+        ctx.geometry = geometry
+        ctx.save_for_backward(x, grad)
+        return conv2d_weight_grad(x, grad, weight_shape, geometry, columns)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        # The forward is <grad_grad, dW(x, g)> = <conv(x, grad_grad), g>.
+        x, grad = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        d_x = d_grad = None
+        if needs[0]:
+            d_x = Conv2dInputGrad.apply(grad, grad_grad, input_shape=x.shape, geometry=ctx.geometry)
+        if needs[1]:
+            d_grad = Conv2d.apply(x, grad_grad, geometry=ctx.geometry)
+        return d_x, d_grad
+
+
+# ---- pooling -------------------------------------------------------------------------
+def _first_real_offset(kernel, out_size, stride, padding):
+    """For each output position, the kernel offset of the window's first non-padding
+    element: PyTorch's starting arg-max, so a window of all -inf still has a real one."""
+    (kh, kw), (oh, ow), (sh, sw), (ph, pw) = kernel, out_size, stride, padding
+    first_row = np.maximum(ph - sh * np.arange(oh), 0)
+    first_col = np.maximum(pw - sw * np.arange(ow), 0)
+    return (first_row[:, None] * kw + first_col[None, :]).astype(np.int64)
+
+
+class MaxPool2d(Function):
+    """Max over each window. With ``choice`` given (the winning kernel offset of every
+    window, as found by a previous call), gather those entries instead: that is the
+    gradient of the scatter below, so max pooling is differentiable twice (the second
+    derivative is zero almost everywhere, as for ReLU)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, geometry, choice=None):
+        n, c, h, w = x.shape
+        out_size = tuple(
+            _output_size(size, k, s, p, 1)
+            for size, k, s, p in zip((h, w), kernel, geometry.stride, geometry.padding)
+        )
+        slices = _offset_slices(kernel, out_size, geometry.stride)
+        if choice is None:
+            padded = _pad(x, geometry.padding, -np.inf)
+            best = np.full((n, c) + out_size, -np.inf, dtype=x.dtype)
+            choice = np.broadcast_to(
+                _first_real_offset(kernel, out_size, geometry.stride, geometry.padding), best.shape
+            ).copy()
+            for offset, rows, cols in slices:
+                values = padded[:, :, rows, cols]
+                # Strictly greater keeps the first of equal values; NaN wins, as PyTorch.
+                better = (values > best) | np.isnan(values)
+                np.copyto(best, values, where=better)
+                choice[better] = offset
+        else:
+            padded = _pad(x, geometry.padding)
+            best = np.zeros((n, c) + out_size, dtype=x.dtype)
+            for offset, rows, cols in slices:
+                np.copyto(best, padded[:, :, rows, cols], where=choice == offset)
+        ctx.choice = choice
+        ctx.kernel = kernel
+        ctx.geometry = geometry
+        ctx.input_shape = x.shape
+        return best
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPool2dScatter.apply(
+            grad, kernel=ctx.kernel, geometry=ctx.geometry, choice=ctx.choice, input_shape=ctx.input_shape
+        )
+
+
+class MaxPool2dScatter(Function):
+    """The gradient of max pooling: each window's gradient goes to its arg-max."""
+
+    @staticmethod
+    def forward(ctx, grad, kernel, geometry, choice, input_shape):
+        n, c, h, w = input_shape
+        ph, pw = geometry.padding
+        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+        for offset, rows, cols in _offset_slices(kernel, grad.shape[2:], geometry.stride):
+            padded[:, :, rows, cols] += np.where(choice == offset, grad, 0)
+        ctx.kernel, ctx.geometry, ctx.choice = kernel, geometry, choice
+        return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return MaxPool2d.apply(grad_grad, kernel=ctx.kernel, geometry=ctx.geometry, choice=ctx.choice)
+
+
+class AvgPool2d(Function):
+    """Mean over each window, the zero padding counted in the divisor (kH*kW)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, geometry):
+        n, c, h, w = x.shape
+        out_size = tuple(
+            _output_size(size, k, s, p, 1)
+            for size, k, s, p in zip((h, w), kernel, geometry.stride, geometry.padding)
+        )
+        padded = _pad(x, geometry.padding)
+        total = np.zeros((n, c) + out_size, dtype=x.dtype)
+        for _, rows, cols in _offset_slices(kernel, out_size, geometry.stride):
+            total += padded[:, :, rows, cols]
+        total *= 1.0 / (kernel[0] * kernel[1])
+        ctx.kernel, ctx.geometry, ctx.input_shape = kernel, geometry, x.shape
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool2dAdjoint.apply(grad, kernel=ctx.kernel, geometry=ctx.geometry, input_shape=ctx.input_shape)
+
+
+class AvgPool2dAdjoint(Function):
+    """The gradient of average pooling: each window's gradient spread evenly over it."""
+
+    @staticmethod
+    def forward(ctx, grad, kernel, geometry, input_shape):
+        n, c, h, w = input_shape
+        ph, pw = geometry.padding
+        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+        share = grad * (1.0 / (kernel[0] * kernel[1]))
+        for _, rows, cols in _offset_slices(kernel, grad.shape[2:], geometry.stride):
+            padded[:, :, rows, cols] += share
+        ctx.kernel, ctx.geometry = kernel, geometry
+        return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return AvgPool2d.apply(grad_grad, kernel=ctx.kernel, geometry=ctx.geometry)
+
+
+# ---- argument checks and the functional forms ------------------------------------------
+def _pair(value, name, op_name):
+    """An int or a pair of ints as a tuple (rows, columns)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    ):
+        return (int(value[0]), int(value[1]))
+    raise ValueError(f"{op_name}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def _as_batch(x, op_name):
+    """A 4-D view of ``x``, and whether it was an unbatched (C, H, W) image."""
+    from ..tensor import as_tensor
+
+    x = as_tensor(x)
+    if x.ndim == 3:
+        return x.unsqueeze(0), True
+    if x.ndim != 4:
+        raise ValueError(f"{op_name}: expected an input of shape (N, C, H, W) or (C, H, W), got {x.shape}")
+    return x, False
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) of an NCHW batch.
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C_in, H, W), or (C_in, H, W)
+    weight : Tensor of shape (C_out, C_in / groups, kH, kW)
+    bias : Tensor of shape (C_out,), optional
+    stride, padding, dilation : int or pair of ints
+    groups : int
+        Split the channels into this many independent convolutions.
+
+    Returns
+    -------
+    Tensor of shape (N, C_out, OH, OW) with
+    ``OH = (H + 2*padding - dilation*(kH - 1) - 1) // stride + 1`` (and OW alike).
+
+    Examples
+    --------
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.conv2d(x, mg.ones(1, 1, 2, 2), stride=2).tolist()
+    [[[[10.0, 18.0], [42.0, 50.0]]]]
+    """
+    from ..tensor import as_tensor
+
+    x, unbatched = _as_batch(x, "conv2d")
+    weight = as_tensor(weight)
+    stride = _pair(stride, "stride", "conv2d")
+    padding = _pair(padding, "padding", "conv2d")
+    dilation = _pair(dilation, "dilation", "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must have shape (C_out, C_in/groups, kH, kW), got {weight.shape}")
+    if min(stride) <= 0:
+        raise ValueError(f"conv2d: non-positive stride {stride} is not supported")
+    if min(padding) < 0:
+        raise ValueError(f"conv2d: negative padding {padding} is not supported")
+    if min(dilation) <= 0:
+        raise ValueError(f"conv2d: dilation must be greater than zero, got {dilation}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    c_out, c_per_group, kh, kw = weight.shape
+    if c_out % groups != 0:
+        raise ValueError(
+            f"conv2d: groups={groups} does not divide the {c_out} output channels of weight {weight.shape}"
+        )
+    if x.shape[1] != c_per_group * groups:
+        raise ValueError(
+            f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but weight of shape "
+            f"{weight.shape} with groups={groups} expects {c_per_group * groups}"
+        )
+    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+    effective = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    if padded[0] < effective[0] or padded[1] < effective[1]:
+        raise ValueError(
+            f"conv2d: the kernel {effective} (weight {weight.shape}, dilation {dilation}) is larger "
+            f"than the padded input {padded} (input {x.shape}, padding {padding})"
+        )
+    inputs = (x, weight)
+    if bias is not None:
+        bias = as_tensor(bias)
+        if bias.shape != (c_out,):
+            raise ValueError(f"conv2d: bias must have shape ({c_out},) for weight {weight.shape}, got {bias.shape}")
+        inputs += (bias,)
+    out = Conv2d.apply(*inputs, geometry=Geometry(stride, padding, dilation, int(groups)))
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool_arguments(x, kernel_size, stride, padding, op_name):
+    x, unbatched = _as_batch(x, op_name)
+    kernel = _pair(kernel_size, "kernel_size", op_name)
+    stride = kernel if stride is None else _pair(stride, "stride", op_name)
+    padding = _pair(padding, "padding", op_name)
+    if min(kernel) <= 0:
+        raise ValueError(f"{op_name}: kernel_size must be greater than zero, got {kernel}")
+    if min(stride) <= 0:
+        raise ValueError(f"{op_name}: stride must be greater than zero, got {stride}")
+    if min(padding) < 0 or padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{op_name}: padding should be at least zero and at most half of the kernel size, "
+            f"got padding={padding} and kernel_size={kernel}"
+        )
+    out_size = tuple(
+        _output_size(size, k, s, p, 1) for size, k, s, p in zip(x.shape[2:], kernel, stride, padding)
+    )
+    if min(out_size) <= 0:
+        raise ValueError(
+            f"{op_name}: the kernel {kernel} is larger than the padded input (input {x.shape}, "
+            f"padding {padding}); the output would be {out_size}"
+        )
+    return x, unbatched, kernel, Geometry(stride, padding, (1, 1), 1)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over sliding windows; the gradient goes to each window's first maximum.
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C, H, W), or (C, H, W)
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or pair of ints
+        Implicit -inf padding on both sides, at most half the kernel size.
+
+    Examples
+    --------
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    x, unbatched, kernel, geometry = _pool_arguments(x, kernel_size, stride, padding, "max_pool2d")
+    out = MaxPool2d.apply(x, kernel=kernel, geometry=geometry)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over sliding windows; zero padding counts in the divisor (as PyTorch's default).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C, H, W), or (C, H, W)
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or pair of ints
+        Implicit zero padding on both sides, at most half the kernel size.
+
+    Examples
+    --------
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.avg_pool2d(x, 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    x, unbatched, kernel, geometry = _pool_arguments(x, kernel_size, stride, padding, "avg_pool2d")
+    out = AvgPool2d.apply(x, kernel=kernel, geometry=geometry)
+    return out.squeeze(0) if unbatched else out
