@@ -41,7 +41,7 @@ def _analytic_rows(fn, inputs, wrt):
     row = 0
     for k, output in enumerate(outputs):
         for j in range(sizes[k]):
-            grad_outputs = [Tensor(np.zeros_like(o.data)) for o in outputs]
+            grad_outputs = [Tensor(np.zeros(o.shape, dtype=o.dtype)) for o in outputs]  # C order: reshape(-1) is a view
             grad_outputs[k].data.reshape(-1)[j] = 1
             grads = autograd.grad(outputs, wrt, grad_outputs=grad_outputs)
             for jacobian, g in zip(jacobians, grads):

@@ -1,0 +1,433 @@
+"""The one table of ops that drives the forward, gradient and property tests.
+
+Each row names an op, how minigrad computes it, how NumPy computes it, how many tensor
+inputs it takes, the shapes it is tried on and the domain its inputs are drawn from.
+``tests/test_ops.py`` runs every row through: forward against NumPy, ``gradcheck`` and
+``gradgradcheck`` in float64, and the dtype/shape properties of gradients in float32.
+
+Domains
+-------
+real      uniform in [-2, 2]
+positive  uniform in [0.5, 2]         (log, sqrt, the base of pow)
+nonzero   +-uniform in [0.5, 2]       (denominators, negative powers)
+distinct  (for the whole op) every element of every input a different value on a grid
+          that avoids 0 and +-0.5, so relu/abs/clip never sit on a kink and
+          max/min/maximum never tie (ties have their own tests in test_tensor.py)
+"""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+import minigrad.nn.functional as F
+
+MAX_DIMS = 3
+MAX_SIDE = 3
+
+
+# ---- shape strategies -----------------------------------------------------------------
+def one_shape(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE):
+    """A tuple holding one shape (0-d scalars and size-1 axes included)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side).map(lambda s: (s,))
+
+
+def broadcast_shapes(count=2, max_dims=MAX_DIMS):
+    """``count`` shapes that broadcast together (size-1 axes, missing axes, 0-d)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=count, min_dims=0, max_dims=max_dims, min_side=1, max_side=MAX_SIDE
+    ).map(lambda drawn: tuple(drawn.input_shapes))
+
+
+@st.composite
+def matmul_shapes(draw):
+    """NumPy's matmul cases: 1-D@1-D, 1-D@N-D, N-D@1-D, and N-D@N-D with broadcast batch axes."""
+    n = draw(st.integers(1, 3))
+    m = draw(st.integers(1, 3))
+    k = draw(st.integers(1, 3))
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
+                                                   min_side=1, max_side=2))
+    batch_a, batch_b = batch.input_shapes
+    case = draw(st.sampled_from(["vv", "vm", "mv", "mm", "batched", "v-batched", "batched-v"]))
+    return {
+        "vv": ((n,), (n,)),
+        "vm": ((n,), (n, k)),
+        "mv": ((m, n), (n,)),
+        "mm": ((m, n), (n, k)),
+        "batched": (batch_a + (m, n), batch_b + (n, k)),
+        "v-batched": ((n,), batch_b + (n, k)),
+        "batched-v": (batch_a + (m, n), (n,)),
+    }[case]
+
+
+@st.composite
+def concat_shapes(draw, count_max=3):
+    """Shapes equal except along one axis (the axis is drawn later, so all sides vary per row)."""
+    ndim = draw(st.integers(1, MAX_DIMS))
+    base = list(draw(hnp.array_shapes(min_dims=ndim, max_dims=ndim, min_side=1, max_side=MAX_SIDE)))
+    axis = draw(st.integers(0, ndim - 1))
+    count = draw(st.integers(1, count_max))
+    shapes = []
+    for _ in range(count):
+        shape = list(base)
+        shape[axis] = draw(st.integers(1, MAX_SIDE))
+        shapes.append(tuple(shape))
+    return tuple(shapes)
+
+
+@st.composite
+def stack_shapes(draw, count_max=3):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=MAX_SIDE))
+    count = draw(st.integers(1, count_max))
+    return (shape,) * count
+
+
+# ---- parameter strategies (they see the drawn shapes) ---------------------------------
+def no_params(shapes):
+    return st.just({})
+
+
+def axis_argument(ndim):
+    """None, an int or a tuple of ints (each possibly negative) for a tensor of ``ndim`` dims."""
+    if ndim == 0:
+        return st.sampled_from([None, ()])
+    single = st.integers(0, ndim - 1).flatmap(lambda a: st.sampled_from([a, a - ndim]))
+    several = st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).flatmap(
+        lambda axes: st.lists(st.booleans(), min_size=len(axes), max_size=len(axes)).map(
+            lambda negate: tuple(a - ndim if n else a for a, n in zip(axes, negate))))
+    return st.one_of(st.none(), single, several)
+
+
+def reduced_count(shape, axis):
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def reduction_params(shapes):
+    (shape,) = shapes
+    return st.fixed_dictionaries({"axis": axis_argument(len(shape)), "keepdims": st.booleans()})
+
+
+def variance_params(min_count):
+    """axis/keepdims/ddof with count - ddof >= 1 and count >= ``min_count``."""
+    def params(shapes):
+        (shape,) = shapes
+
+        @st.composite
+        def draw_params(draw):
+            axis = draw(axis_argument(len(shape)).filter(
+                lambda a: reduced_count(shape, a) >= min_count))
+            count = reduced_count(shape, axis)
+            ddof = draw(st.integers(0, min(1, count - 1)))
+            return {"axis": axis, "keepdims": draw(st.booleans()), "ddof": ddof}
+
+        return draw_params()
+    return params
+
+
+def reshape_targets(size):
+    """Every shape of 1..3 dims holding ``size`` elements."""
+    targets = [()] if size == 1 else []
+    for ndim in (1, 2, 3):
+        for sides in itertools.product(range(1, size + 1), repeat=ndim):
+            if int(np.prod(sides)) == size:
+                targets.append(sides)
+    return targets
+
+
+def reshape_params(shapes):
+    (shape,) = shapes
+    size = int(np.prod(shape, dtype=np.int64))
+
+    @st.composite
+    def draw_params(draw):
+        target = list(draw(st.sampled_from(reshape_targets(size))))
+        if target and draw(st.booleans()):
+            target[draw(st.integers(0, len(target) - 1))] = -1  # one -1 allowed
+        return {"shape": tuple(target)}
+
+    return draw_params()
+
+
+def transpose_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    permutation = st.permutations(list(range(ndim))).flatmap(
+        lambda axes: st.lists(st.booleans(), min_size=ndim, max_size=ndim).map(
+            lambda negate: tuple(a - ndim if n else a for a, n in zip(axes, negate))))
+    return st.fixed_dictionaries({"axes": st.one_of(st.just(()), permutation)})
+
+
+def flatten_params(shapes):
+    (shape,) = shapes
+    ndim = max(len(shape), 1)
+    return st.fixed_dictionaries({"start_axis": st.integers(-ndim, ndim - 1)})
+
+
+def broadcast_to_params(shapes):
+    (shape,) = shapes
+
+    @st.composite
+    def draw_params(draw):
+        lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=MAX_SIDE))
+        grown = tuple(draw(st.integers(1, MAX_SIDE)) if side == 1 else side for side in shape)
+        return {"shape": tuple(lead) + grown}
+
+    return draw_params()
+
+
+def squeeze_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    ones = [i for i, side in enumerate(shape) if side == 1]
+    choices = [st.none()]
+    if ones:
+        one = st.sampled_from(ones).flatmap(lambda a: st.sampled_from([a, a - ndim]))
+        choices.append(one)
+        choices.append(st.lists(st.sampled_from(ones), min_size=1, unique=True).map(tuple))
+    return st.fixed_dictionaries({"axis": st.one_of(*choices)})
+
+
+def unsqueeze_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape) + 1
+    return st.fixed_dictionaries({"axis": st.integers(-ndim, ndim - 1)})
+
+
+def axis_of_concat(shapes):
+    ndim = len(shapes[0])
+    varying = [a for a in range(ndim) if len({s[a] for s in shapes}) > 1]
+    if varying:  # the shapes fix the axis
+        axis = varying[0]
+        return st.sampled_from([axis, axis - ndim]).map(lambda a: {"axis": a})
+    return st.integers(-ndim, ndim - 1).map(lambda a: {"axis": a})
+
+
+def axis_of_stack(shapes):
+    ndim = len(shapes[0]) + 1
+    return st.integers(-ndim, ndim - 1).map(lambda a: {"axis": a})
+
+
+def last_axis_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    return st.integers(-ndim, ndim - 1).map(lambda a: {"axis": a})
+
+
+def index_params(shapes):
+    """Basic slicing (ints, slices with steps, Ellipsis, None) and integer arrays with repeats."""
+    (shape,) = shapes
+
+    @st.composite
+    def draw_params(draw):
+        index = []
+        used_array = False
+        for side in shape:
+            kind = draw(st.sampled_from(["int", "slice", "all", "array"]))
+            if kind == "int":
+                index.append(draw(st.integers(-side, side - 1)))
+            elif kind == "slice":
+                start = draw(st.one_of(st.none(), st.integers(-side, side)))
+                stop = draw(st.one_of(st.none(), st.integers(-side, side)))
+                step = draw(st.sampled_from([None, 1, 2, -1]))
+                index.append(slice(start, stop, step))
+            elif kind == "array" and not used_array:
+                used_array = True
+                values = draw(st.lists(st.integers(-side, side - 1), min_size=1, max_size=4))
+                index.append(np.array(values, dtype=np.int64))
+            else:
+                index.append(slice(None))
+        if index and draw(st.booleans()):
+            index = index[:draw(st.integers(0, len(index) - 1))] + [Ellipsis]
+        if draw(st.booleans()):
+            index.insert(draw(st.integers(0, len(index))), None)
+        return {"index": tuple(index)}
+
+    return draw_params()
+
+
+# ---- the table ------------------------------------------------------------------------
+@dataclass
+class Op:
+    name: str
+    fn: Callable            # minigrad: fn(*tensors, **params) -> Tensor
+    ref: Callable           # NumPy:    ref(*arrays, **params) -> ndarray
+    shapes: st.SearchStrategy  # draws a tuple of shapes, one per tensor input
+    domain: tuple = ("real",)  # one per input, or ("distinct",) for the whole op
+    params: Callable = no_params
+    second_order: bool = True  # every op here supports second derivatives
+
+    def __repr__(self):
+        return self.name
+
+
+def constant_like(array):
+    """A fixed NumPy array of the same shape and dtype (for reflected array operands)."""
+    values = np.linspace(0.5, 1.5, num=max(array.size, 1))[: array.size]
+    return values.reshape(array.shape).astype(array.dtype)
+
+
+def np_where_condition(shape):
+    return (np.arange(int(np.prod(shape, dtype=np.int64))) % 3 == 1).reshape(shape)
+
+
+def np_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+UNARY = one_shape()
+BINARY = broadcast_shapes(2)
+
+OPS = [
+    # arithmetic, broadcasting both operands
+    Op("add", lambda a, b: a + b, np.add, BINARY),
+    Op("sub", lambda a, b: a - b, np.subtract, BINARY),
+    Op("mul", lambda a, b: a * b, np.multiply, BINARY),
+    Op("div", lambda a, b: a / b, np.divide, BINARY, ("real", "nonzero")),
+    Op("pow", lambda a, b: a ** b, np.power, BINARY, ("positive", "real")),
+    Op("matmul", lambda a, b: a @ b, np.matmul, matmul_shapes()),
+    Op("neg", lambda a: -a, np.negative, UNARY),
+    # Python scalars, NumPy scalars and NumPy arrays on either side
+    Op("add_scalar", lambda a: a + 1.5, lambda a: a + 1.5, UNARY),
+    Op("radd_scalar", lambda a: 1.5 + a, lambda a: 1.5 + a, UNARY),
+    Op("rsub_scalar", lambda a: 2.5 - a, lambda a: 2.5 - a, UNARY),
+    Op("sub_int", lambda a: a - 2, lambda a: a - 2, UNARY),
+    Op("rmul_int", lambda a: 3 * a, lambda a: 3 * a, UNARY),
+    Op("div_scalar", lambda a: a / 4.0, lambda a: a / 4.0, UNARY),
+    Op("rdiv_scalar", lambda a: 1.5 / a, lambda a: 1.5 / a, UNARY, ("nonzero",)),
+    Op("rmul_numpy_scalar", lambda a: np.float64(3.0) * a, lambda a: np.float64(3.0) * a, UNARY),
+    Op("rsub_numpy_float32", lambda a: np.float32(0.5) - a, lambda a: np.float32(0.5) - a, UNARY),
+    Op("radd_numpy_array", lambda a: constant_like(a.data) + a, lambda a: constant_like(a) + a, UNARY),
+    Op("rsub_numpy_array", lambda a: constant_like(a.data) - a, lambda a: constant_like(a) - a, UNARY),
+    Op("rmul_numpy_array", lambda a: constant_like(a.data) * a, lambda a: constant_like(a) * a, UNARY),
+    Op("rdiv_numpy_array", lambda a: constant_like(a.data) / a, lambda a: constant_like(a) / a,
+       UNARY, ("nonzero",)),
+    Op("square", lambda a: a ** 2, lambda a: a ** 2, UNARY),
+    Op("cube", lambda a: a ** 3, lambda a: a ** 3, UNARY),
+    Op("pow_half", lambda a: a ** 0.5, lambda a: a ** 0.5, UNARY, ("positive",)),
+    Op("pow_negative", lambda a: a ** -1.5, lambda a: a ** -1.5, UNARY, ("positive",)),
+    Op("reciprocal", lambda a: a ** -1, lambda a: a ** -1.0, UNARY, ("nonzero",)),
+    Op("rpow_scalar", lambda a: 2.0 ** a, lambda a: 2.0 ** a, UNARY),
+    # elementwise math
+    Op("exp", lambda a: a.exp(), np.exp, UNARY),
+    Op("log", lambda a: a.log(), np.log, UNARY, ("positive",)),
+    Op("sqrt", lambda a: a.sqrt(), np.sqrt, UNARY, ("positive",)),
+    Op("abs", lambda a: a.abs(), np.abs, UNARY, ("distinct",)),
+    Op("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), UNARY, ("distinct",)),
+    Op("tanh", lambda a: a.tanh(), np.tanh, UNARY),
+    Op("sigmoid", lambda a: a.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), UNARY),
+    Op("clip", lambda a: a.clip(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), UNARY, ("distinct",)),
+    Op("clip_low", lambda a: a.clip(lo=0.5), lambda a: np.maximum(a, 0.5), UNARY, ("distinct",)),
+    Op("clip_high", lambda a: a.clip(hi=-0.5), lambda a: np.minimum(a, -0.5), UNARY, ("distinct",)),
+    # reductions
+    Op("sum", lambda a, **p: a.sum(**p), lambda a, **p: np.sum(a, **p), UNARY, params=reduction_params),
+    Op("mean", lambda a, **p: a.mean(**p), lambda a, **p: np.mean(a, **p), UNARY, params=reduction_params),
+    Op("max", lambda a, **p: a.max(**p), lambda a, **p: np.max(a, **p), UNARY, ("distinct",),
+       params=reduction_params),
+    Op("min", lambda a, **p: a.min(**p), lambda a, **p: np.min(a, **p), UNARY, ("distinct",),
+       params=reduction_params),
+    Op("var", lambda a, **p: a.var(**p), lambda a, **p: np.var(a, **p), UNARY, params=variance_params(1)),
+    Op("std", lambda a, **p: a.std(**p), lambda a, **p: np.std(a, **p),
+       UNARY.filter(lambda shapes: int(np.prod(shapes[0], dtype=np.int64)) >= 2), ("distinct",),
+       params=variance_params(2)),
+    # shape ops
+    Op("reshape", lambda a, shape: a.reshape(*shape), lambda a, shape: a.reshape(shape), UNARY,
+       params=reshape_params),
+    Op("transpose", lambda a, axes: a.transpose(*axes), lambda a, axes: np.transpose(a, axes or None),
+       UNARY, params=transpose_params),
+    Op("T", lambda a: a.T, lambda a: a.T, UNARY),
+    Op("flatten", lambda a, start_axis: a.flatten(start_axis),
+       lambda a, start_axis: a.reshape(a.shape[:start_axis % max(a.ndim, 1)] + (-1,)),
+       UNARY, params=flatten_params),
+    Op("broadcast_to", lambda a, shape: a.broadcast_to(shape),
+       lambda a, shape: np.broadcast_to(a, shape), UNARY, params=broadcast_to_params),
+    Op("squeeze", lambda a, axis: a.squeeze(axis), lambda a, axis: np.squeeze(a, axis), UNARY,
+       params=squeeze_params),
+    Op("unsqueeze", lambda a, axis: a.unsqueeze(axis), lambda a, axis: np.expand_dims(a, axis), UNARY,
+       params=unsqueeze_params),
+    Op("getitem", lambda a, index: a[index], lambda a, index: a[index], UNARY, params=index_params),
+    Op("concatenate", lambda *ts, axis: mg.concatenate(ts, axis=axis),
+       lambda *arrays, axis: np.concatenate(arrays, axis=axis), concat_shapes(), params=axis_of_concat),
+    Op("stack", lambda *ts, axis: mg.stack(ts, axis=axis),
+       lambda *arrays, axis: np.stack(arrays, axis=axis), stack_shapes(), params=axis_of_stack),
+    # combinators
+    Op("where", lambda a, b: mg.where(np_where_condition(np.broadcast_shapes(a.shape, b.shape)), a, b),
+       lambda a, b: np.where(np_where_condition(np.broadcast_shapes(a.shape, b.shape)), a, b), BINARY),
+    Op("where_scalar", lambda a: mg.where(a > 0.3, a, 0.0),
+       lambda a: np.where(a > 0.3, a, 0.0), UNARY, ("distinct",)),
+    Op("maximum", lambda a, b: mg.maximum(a, b), np.maximum, BINARY, ("distinct",)),
+    # composed functionals
+    Op("softmax", lambda a, axis: F.softmax(a, axis=axis), np_softmax, one_shape(min_dims=1),
+       ("distinct",), params=last_axis_params),
+    Op("log_softmax", lambda a, axis: F.log_softmax(a, axis=axis), np_log_softmax,
+       one_shape(min_dims=1), ("distinct",), params=last_axis_params),
+    Op("mse_loss", lambda a, b: F.mse_loss(a, b), lambda a, b: np.mean((a - b) ** 2),
+       BINARY.map(lambda shapes: (np.broadcast_shapes(*shapes),) * 2)),
+]
+
+OPS_BY_NAME = {op.name: op for op in OPS}
+
+
+# ---- inputs -----------------------------------------------------------------------------
+def make_arrays(op, shapes, seed, dtype=np.float64):
+    """Arrays for ``op`` on ``shapes`` drawn from its domain with a NumPy generator."""
+    rng = np.random.default_rng(seed)
+    if op.domain == ("distinct",):
+        sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+        total = sum(sizes)
+        # a grid 0.2 apart, offset by 0.07: never 0, never +-0.5, never two equal values
+        grid = (np.arange(total) - total // 2) * 0.2 + 0.07
+        values = rng.permutation(grid)
+        arrays, start = [], 0
+        for shape, size in zip(shapes, sizes):
+            arrays.append(values[start:start + size].reshape(shape).astype(dtype))
+            start += size
+        return arrays
+    domains = op.domain if len(op.domain) == len(shapes) else op.domain * len(shapes)
+    arrays = []
+    for shape, domain in zip(shapes, domains):
+        if domain == "real":
+            values = rng.uniform(-2.0, 2.0, size=shape)
+        elif domain == "positive":
+            values = rng.uniform(0.5, 2.0, size=shape)
+        elif domain == "nonzero":
+            values = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+        else:
+            raise ValueError(f"unknown domain {domain}")
+        arrays.append(np.asarray(values, dtype=dtype))
+    return arrays
+
+
+def make_tensors(op, shapes, seed, dtype=np.float64, requires_grad=True):
+    return [mg.tensor(a.copy(), requires_grad=requires_grad) for a in make_arrays(op, shapes, seed, dtype)]
+
+
+@dataclass
+class Case:
+    op: Op
+    shapes: tuple
+    params: dict
+    seed: int
+    extra: dict = field(default_factory=dict)
+
+
+def draw_case(data, op):
+    """Draw shapes, parameters and a seed for ``op`` from a hypothesis ``data`` object."""
+    shapes = data.draw(op.shapes, label="shapes")
+    params = data.draw(op.params(shapes), label="params")
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    return Case(op, shapes, params, seed)
