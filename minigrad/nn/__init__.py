@@ -3,6 +3,7 @@
 from . import functional, init
 from .layers import Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import Module, Parameter
+from .summary import summary
 from .normalization import BatchNorm1d, BatchNorm2d
 from .conv import AvgPool2d, Conv2d, MaxPool2d
 
@@ -12,3 +13,4 @@ __all__ = [
 ]
 __all__ += ["BatchNorm1d", "BatchNorm2d"]
 __all__ += ["AvgPool2d", "Conv2d", "MaxPool2d"]
+__all__ += ["summary"]
