@@ -1,0 +1,139 @@
+"""The Numba kernels of the fused batch norm, on their own, against NumPy.
+
+Small shapes only: CI also runs this file with ``NUMBA_DISABLE_JIT=1``, so the
+kernels' logic (chunking, partial sums, the closed form) is covered as plain Python.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import batchnorm as kernels
+
+JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+SHAPES = [(2, 1, 1), (3, 4, 1), (5, 3, 7), (4, 2, 12)]  # (N, C, S); S = H * W
+
+
+def draw(shape, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    return x, dy
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_partial_sums_add_up_whatever_the_chunking(shape, chunks):
+    x, dy = draw(shape)
+    chunks = min(chunks, shape[0])
+    shift = x[0, :, 0].copy()
+    partial = kernels.stats_partial_sums(x, shift, chunks)
+    assert partial.shape == (chunks, 2, shape[1]) and partial.dtype == np.float64
+    d = x - shift[None, :, None]
+    np.testing.assert_allclose(partial.sum(axis=0), [d.sum(axis=(0, 2)), (d * d).sum(axis=(0, 2))],
+                               rtol=1e-12, atol=1e-12)
+    mean = x.mean(axis=(0, 2))
+    grads = kernels.grad_partial_sums(x, dy, mean, chunks).sum(axis=0)
+    np.testing.assert_allclose(grads, [dy.sum(axis=(0, 2)), (dy * (x - mean[None, :, None])).sum(axis=(0, 2))],
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_channel_stats(shape, dtype):
+    x, _ = draw(shape, dtype)
+    mean, var = kernels.channel_stats(x)
+    assert mean.dtype == var.dtype == np.float64
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(var, x64.var(axis=(0, 2)), rtol=1e-10, atol=1e-15)
+
+
+def test_nchw_stats_equal_numpy_over_axes_0_2_3():
+    x = np.random.default_rng(1).standard_normal((3, 4, 2, 5))
+    mean, var = kernels.channel_stats(x.reshape(3, 4, 10))
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_stats_survive_a_large_offset_in_float32():
+    noise = np.random.default_rng(2).standard_normal((16, 2, 8))
+    x = (1e4 + noise).astype(np.float32)
+    mean, var = kernels.channel_stats(x)
+    exact = x.astype(np.float64)
+    np.testing.assert_allclose(mean, exact.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(var, exact.var(axis=(0, 2)), rtol=1e-9)
+    # the naive one-pass formula in float32 loses it
+    naive = (x * x).mean(axis=(0, 2)) - x.mean(axis=(0, 2)) ** 2
+    assert np.abs(naive - exact.var(axis=(0, 2))).max() > 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normalize_is_a_per_channel_affine_map(dtype):
+    x, _ = draw((4, 3, 5), dtype)
+    mean = np.array([0.5, -1.0, 2.0])
+    scale = np.array([2.0, 0.5, -1.0])
+    shift = np.array([0.0, 1.0, 3.0])
+    y = kernels.normalize(x, mean, scale, shift)
+    assert y.dtype == dtype and y.shape == x.shape
+    expected = (x.astype(np.float64) - mean[:, None]) * scale[:, None] + shift[:, None]
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", SHAPES[1:])
+def test_input_grad_is_the_closed_form(shape):
+    x, dy = draw(shape, seed=3)
+    gamma = np.linspace(0.5, 2.0, shape[1])
+    eps = 1e-5
+    mean, var = kernels.channel_stats(x)
+    invstd = 1 / np.sqrt(var + eps)
+    sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x, dy, mean, invstd)
+    dx = kernels.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+    # the textbook steps: dxhat, dvar, dmean, then dx (with M values per channel)
+    count = shape[0] * shape[2]
+    axes = (0, 2)
+    mu = x.mean(axis=axes, keepdims=True)
+    v = x.var(axis=axes, keepdims=True)
+    xhat = (x - mu) / np.sqrt(v + eps)
+    dxhat = dy * gamma[None, :, None]
+    dvar = (dxhat * (x - mu)).sum(axis=axes, keepdims=True) * -0.5 * (v + eps) ** -1.5
+    dmean = -(dxhat / np.sqrt(v + eps)).sum(axis=axes, keepdims=True)  # the dvar term is zero
+    expected = dxhat / np.sqrt(v + eps) + dvar * 2 * (x - mu) / count + dmean / count
+    np.testing.assert_allclose(dx, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sum_dy_xhat, (dy * xhat).sum(axis=axes), rtol=1e-10)
+    np.testing.assert_allclose(sum_dy, dy.sum(axis=axes), rtol=1e-12)
+
+
+def test_input_grad_matches_finite_differences():
+    x, dy = draw((3, 2, 2), seed=4)
+    gamma, eps = np.array([1.5, -0.5]), 1e-5
+
+    def loss(values):
+        mean, var = kernels.channel_stats(values)
+        y = kernels.normalize(values, mean, gamma / np.sqrt(var + eps), np.zeros(2))
+        return (y * dy).sum()
+
+    mean, var = kernels.channel_stats(x)
+    invstd = 1 / np.sqrt(var + eps)
+    sums = kernels.channel_grad_sums(x, dy, mean, invstd)
+    dx = kernels.input_grad(x, dy, mean, invstd, gamma, *sums)
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += 1e-6
+        minus[index] -= 1e-6
+        numeric[index] = (loss(plus) - loss(minus)) / 2e-6
+    np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_small_inputs_use_one_chunk():
+    x, _ = draw((4, 3, 5))
+    assert kernels.chunk_count(x) == 1
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")
+def test_kernels_are_parallel_and_cached():
+    for kernel in (kernels.stats_partial_sums, kernels.affine, kernels.grad_partial_sums, kernels.combine):
+        assert kernel.targetoptions.get("parallel") is True
+        assert kernel._cache.__class__.__name__ == "FunctionCache"
