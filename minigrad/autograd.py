@@ -132,7 +132,10 @@ class Function:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
         if type(out) is not np.ndarray:
-            out = np.asarray(out)
+            # NumPy gives a scalar for 0-d operands; forward may have saved that scalar
+            scalar, out = out, np.asarray(out)
+            saved = getattr(ctx, "saved_arrays", ())
+            ctx.saved_arrays = tuple(out if array is scalar else array for array in saved)
         result = _Tensor._wrap(out)
         if _grad_enabled:
             needs = tuple([t.requires_grad for t in inputs])
