@@ -367,6 +367,12 @@ class Tensor:
         shape = tuple(shape)
         if shape == self.shape:
             return self
+        try:
+            fits = np.broadcast_shapes(self.shape, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"broadcast_to: a tensor of shape {self.shape} cannot be broadcast to {shape}")
         return shape_ops.Expand.apply(self, shape=shape)
 
     def squeeze(self, axis=None):
