@@ -21,3 +21,9 @@ def test_moons_learns_and_both_batchnorms_agree(capsys):
         assert accuracy > 0.85, f"{impl}: test accuracy {accuracy}"
     assert results["composed"][0] == pytest.approx(results["fused"][0], rel=1e-3)
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_batchnorm_questions_all_answer_and_check_themselves(capsys):
+    answered = load_example("batchnorm_questions").main([])
+    assert answered == list(range(1, 15))
+    assert "14 question(s) answered, every check passed." in capsys.readouterr().out
