@@ -365,3 +365,22 @@ def test_engine_names_a_function_returning_a_wrong_gradient_shape():
 
     with pytest.raises(RuntimeError, match="Broken"):
         Broken.apply(f64([1.0, 2.0])).sum().backward()
+
+
+@pytest.mark.parametrize("name, fn, third", [
+    ("tanh", lambda x: x.tanh(),
+     lambda v: -2 * ((1 - np.tanh(v) ** 2) ** 2 - 2 * np.tanh(v) ** 2 * (1 - np.tanh(v) ** 2))),
+    ("sigmoid", lambda x: x.sigmoid(),
+     lambda v: (lambda s: s * (1 - s) * (1 - 2 * s) ** 2 - 2 * (s * (1 - s)) ** 2)(1 / (1 + np.exp(-v)))),
+    ("exp", lambda x: x.exp(), np.exp),
+], ids=["tanh", "sigmoid", "exp"])
+def test_third_derivative(name, fn, third):
+    values = np.array([-0.7, 0.2, 1.3])
+    x = f64(values)
+    (d1,) = mg.grad(fn(x).sum(), x, create_graph=True)
+    (d2,) = mg.grad(d1.sum(), x, create_graph=True)
+    (d3,) = mg.grad(d2.sum(), x)
+    np.testing.assert_allclose(d3.data, third(values), rtol=1e-10)
+    # and gradgradcheck of the first derivative checks third derivatives numerically
+    first = lambda t: mg.grad(fn(t).sum(), t, create_graph=True)[0]  # noqa: E731
+    assert mg.gradgradcheck(first, [f64(values)])
