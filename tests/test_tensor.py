@@ -395,3 +395,23 @@ def test_matmul_shapes_values_and_gradient_shapes(shape_a, shape_b, shape_out):
         np.testing.assert_allclose(a.grad.data, np.ones((2, 4)) @ b_values.T)
         np.testing.assert_allclose(b.grad.data, a_values.T @ np.ones((2, 4)))
     assert mg.gradcheck(lambda p, q: p @ q, [f64(a_values), f64(b_values)])
+
+
+def test_pow_gradient_where_the_exponent_is_zero_and_the_base_zero():
+    x = f64([0.0, 2.0, 0.0])
+    exponent = mg.tensor(np.array([0.0, 2.0, 3.0]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        (x ** exponent).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 4.0, 0.0])  # as PyTorch
+    y = f64([0.0, 0.0])
+    (y ** 0).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [0.0, 0.0])
+    b = f64([0.0, 1.5])
+    (mg.tensor(np.array([0.0, 0.0])) ** b).sum().backward()  # d(0**b)/db is 0 where b >= 0
+    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+
+
+def test_relu_and_abs_have_zero_gradient_at_zero():
+    x = f64([0.0, 0.0])
+    (x.relu() + x.abs()).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])

@@ -77,6 +77,9 @@ class Pow(Function):
                 grad_a = grad * 0.0  # x**0 is constant, even at x = 0
             else:
                 grad_a = grad * b * a ** (b - 1)
+                zero_exponent = b.data == 0
+                if zero_exponent.any():  # x**0 is constant: 0, not 0 * 0**-1 = nan (as PyTorch)
+                    grad_a = where(zero_exponent, 0.0, grad_a)
         if ctx.needs_input_grad[1]:
             # 0**b has a zero derivative in b where b >= 0 (as PyTorch), not 0 * log(0)
             undefined = (a.data == 0) & (b.data >= 0)
