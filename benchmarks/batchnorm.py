@@ -1,0 +1,218 @@
+"""Batch norm speed: fused (Numba) against composed (primitive ops) and PyTorch.
+
+Run (OpenBLAS core-type overrides unset, for the benchmark only):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/batchnorm.py
+
+Prints, for training-mode forward+backward on x of shape (128, 64, 16, 16) float32,
+the median time of each implementation and the ratios (targets: fused >= 10x composed,
+>= 3x PyTorch on 2 threads); the fused kernels' bandwidth beside a measured memory
+copy; the first call's compile time without and with Numba's on-disk cache; the
+memory the fused node saves by not storing xhat; and a loop alternating the fused
+batch norm with a float32 matmul (target: <= 1.1x the two timed alone). The machine
+is shared: every figure is a median of repeats, and still moves between runs.
+
+PyTorch is imported only after the fused kernels have run, on purpose: that order is
+the one that used to slow PyTorch down (see minigrad/kernels/threads.py).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import minigrad as mg  # noqa: E402
+import minigrad.nn.functional as F  # noqa: E402
+
+SHAPE = (128, 64, 16, 16)
+MATMUL = ((256, 784), (784, 512))
+
+
+def median_ms(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def minigrad_step(impl, x, dy, channels):
+    xt = mg.Tensor(x, requires_grad=True)
+    weight = mg.Tensor(np.ones(channels, dtype=x.dtype), requires_grad=True)
+    bias = mg.Tensor(np.zeros(channels, dtype=x.dtype), requires_grad=True)
+    running_mean = mg.Tensor(np.zeros(channels, dtype=x.dtype))
+    running_var = mg.Tensor(np.ones(channels, dtype=x.dtype))
+    upstream = mg.Tensor(dy)
+
+    def step():
+        xt.grad = weight.grad = bias.grad = None
+        y = F.batch_norm(xt, running_mean, running_var, weight, bias, training=True, impl=impl)
+        y.backward(upstream)
+
+    return step
+
+
+def torch_step(torch, x, dy, channels):
+    xt = torch.tensor(x, requires_grad=True)
+    weight = torch.ones(channels, requires_grad=True)
+    bias = torch.zeros(channels, requires_grad=True)
+    running_mean, running_var = torch.zeros(channels), torch.ones(channels)
+    upstream = torch.tensor(dy)
+
+    def step():
+        xt.grad = weight.grad = bias.grad = None
+        y = torch.nn.functional.batch_norm(xt, running_mean, running_var, weight, bias, training=True)
+        y.backward(upstream)
+
+    return step
+
+
+def kernel_bandwidth(x, dy, repeats):
+    """Median time of each fused kernel and the bytes it must move, on (N, C, H*W)."""
+    from minigrad.kernels import batchnorm as kernels
+
+    x3 = x.reshape(x.shape[0], x.shape[1], -1)
+    dy3 = dy.reshape(x3.shape)
+    nbytes = x.nbytes
+    mean, var = kernels.channel_stats(x3)
+    invstd = 1 / np.sqrt(var + 1e-5)
+    gamma = np.ones_like(mean)
+    sums = kernels.channel_grad_sums(x3, dy3, mean, invstd)
+    parts = [
+        ("stats (read x)", lambda: kernels.channel_stats(x3), 1),
+        ("normalize (read x, write y)", lambda: kernels.normalize(x3, mean, invstd, mean), 2),
+        ("grad sums (read x, dy)", lambda: kernels.channel_grad_sums(x3, dy3, mean, invstd), 2),
+        ("dx (read x, dy, write dx)", lambda: kernels.input_grad(x3, dy3, mean, invstd, gamma, *sums), 3),
+    ]
+    results = []
+    for name, fn, passes in parts:
+        ms = median_ms(fn, repeats)
+        results.append((name, ms, passes * nbytes))
+    return results
+
+
+def copy_bandwidth(x, repeats):
+    out = np.empty_like(x)
+    ms = median_ms(lambda: np.copyto(out, x), repeats)
+    return 2 * x.nbytes / (ms * 1e-3) / 1e9, ms
+
+
+FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numpy as np, minigrad as mg, minigrad.nn.functional as F
+x = mg.Tensor(np.random.default_rng(0).standard_normal((8, 4, 3, 3)).astype(np.float32), requires_grad=True)
+F.batch_norm(x, None, None, training=True, impl="fused").sum().backward()
+print(time.perf_counter() - start)
+"""
+
+
+def first_call_seconds(cache_dir):
+    """A fresh process: import, then one fused forward+backward (float32)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
+def loop_ms(functions, count):
+    start = time.perf_counter()
+    for _ in range(count):
+        for fn in functions:
+            fn()
+    return (time.perf_counter() - start) / count * 1e3
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-compile", action="store_true", help="skip the compile-time subprocesses")
+    args = parser.parse_args()
+    repeats = args.repeats
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(SHAPE).astype(np.float32)
+    dy = rng.standard_normal(SHAPE).astype(np.float32)
+    channels = SHAPE[1]
+    print(f"x {SHAPE} float32 ({x.nbytes / 2**20:.0f} MiB), training forward+backward, "
+          f"median of {repeats}")
+
+    fused = median_ms(minigrad_step("fused", x, dy, channels), repeats)
+    import numba
+
+    print(f"  fused     {fused:8.2f} ms   (Numba {numba.__version__}, threading layer "
+          f"{numba.threading_layer()}, {numba.get_num_threads()} threads)")
+    composed = median_ms(minigrad_step("composed", x, dy, channels), max(5, repeats // 4))
+    print(f"  composed  {composed:8.2f} ms   fused is {composed / fused:5.1f}x faster (target >= 10x)")
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        print("  torch     not installed")
+    if torch is not None:
+        torch.set_num_threads(2)
+        native = median_ms(torch_step(torch, x, dy, channels), repeats)
+        print(f"  torch     {native:8.2f} ms   fused is {native / fused:5.1f}x faster (target >= 3x)"
+              f"   (torch {torch.__version__}, 2 threads, effective "
+              f"{4 * x.nbytes / (native * 1e-3) / 1e9:.0f} GB/s)")
+
+    print("\nbandwidth (bytes each kernel must move / its median time)")
+    total_ms = total_bytes = 0.0
+    for name, ms, nbytes in kernel_bandwidth(x, dy, repeats):
+        total_ms += ms
+        total_bytes += nbytes
+        print(f"  {name:30s} {ms:6.3f} ms  {nbytes / (ms * 1e-3) / 1e9:6.1f} GB/s")
+    print(f"  {'all four kernels':30s} {total_ms:6.3f} ms  {total_bytes / (total_ms * 1e-3) / 1e9:6.1f} GB/s")
+    print(f"  fused step, effective (x, y, dy, dx once each): "
+          f"{4 * x.nbytes / (fused * 1e-3) / 1e9:6.1f} GB/s")
+    copy_gbs, copy_ms = copy_bandwidth(x, repeats)
+    print(f"  memory copy of x (np.copyto, read + write) {copy_ms:6.3f} ms  {copy_gbs:6.1f} GB/s")
+
+    saved = x.nbytes
+    kept = 2 * channels * 8
+    print(f"\nsaved for backward: per-channel mean and inverse std, {kept} bytes, "
+          f"instead of also xhat, {saved / 2**20:.0f} MiB (the input itself is kept either way)")
+
+    if not args.no_compile:
+        with tempfile.TemporaryDirectory() as cache_dir:
+            cold = first_call_seconds(cache_dir)
+            warm = first_call_seconds(cache_dir)
+        print(f"\nfirst fused call in a fresh process (import included): "
+              f"{cold:.2f} s compiling, {warm:.2f} s from the on-disk cache")
+
+    # The alternating loop: a training step interleaves kernels and matrix products.
+    a = rng.standard_normal(MATMUL[0]).astype(np.float32)
+    b = rng.standard_normal(MATMUL[1]).astype(np.float32)
+    bn = minigrad_step("fused", x, dy, channels)
+
+    def matmul():
+        a @ b
+
+    bn()
+    matmul()
+    rounds = []
+    for _ in range(7):
+        alone_bn = loop_ms([bn], 10)
+        alone_mm = loop_ms([matmul], 10)
+        both = loop_ms([bn, matmul], 10)
+        rounds.append((alone_bn, alone_mm, both))
+    alone_bn, alone_mm, both = np.median(np.array(rounds), axis=0)
+    print(f"\nalternating fused forward+backward with {MATMUL[0]} @ {MATMUL[1]} float32:")
+    print(f"  batch norm alone {alone_bn:.2f} ms, matmul alone {alone_mm:.2f} ms, "
+          f"alternating {both:.2f} ms per pair = {both / (alone_bn + alone_mm):.2f}x the sum "
+          f"(target <= 1.1x)")
+
+
+if __name__ == "__main__":
+    main()
