@@ -125,10 +125,15 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._wrap(self.data)
 
+    def _unchanged(self):
+        """An op that changes nothing: the tensor itself, or under no_grad a view cut from
+        the graph (so that, as for every other op there, the result does not require grad)."""
+        return self if autograd.is_grad_enabled() else Tensor._wrap(self.data)
+
     def astype(self, dtype):
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
-            return self
+            return self._unchanged()
         return ew.Cast.apply(self, dtype=dtype)
 
     def __array__(self, dtype=None, copy=None):
@@ -346,7 +351,7 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         if shape == self.shape:
-            return self
+            return self._unchanged()
         return shape_ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes):
@@ -366,7 +371,7 @@ class Tensor:
     def broadcast_to(self, shape):
         shape = tuple(shape)
         if shape == self.shape:
-            return self
+            return self._unchanged()
         try:
             fits = np.broadcast_shapes(self.shape, shape) == shape
         except ValueError:

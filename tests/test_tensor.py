@@ -415,3 +415,23 @@ def test_relu_and_abs_have_zero_gradient_at_zero():
     x = f64([0.0, 0.0])
     (x.relu() + x.abs()).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+
+
+def test_reductions_accept_axis_0_and_minus_1_on_a_0d_tensor():
+    x = mg.tensor(3.0, requires_grad=True)
+    for reduce in (x.sum, x.mean, x.max, x.min):
+        assert reduce(axis=0).item() == 3.0
+        assert reduce(axis=-1, keepdims=True).shape == ()
+    x.sum(axis=0).backward()
+    assert x.grad.item() == 1.0
+    with pytest.raises(ValueError, match="0-d"):
+        x.sum(axis=1)
+
+
+def test_no_op_shape_changes_under_no_grad_do_not_require_grad():
+    x = mg.ones(2, 3, requires_grad=True)
+    assert x.reshape(2, 3) is x  # in grad mode the tensor itself: no node needed
+    with mg.no_grad():
+        for same in (x.reshape(2, 3), x.broadcast_to((2, 3)), x.astype(np.float32), x.squeeze()):
+            assert not same.requires_grad
+            assert np.shares_memory(same.data, x.data)

@@ -9,6 +9,12 @@ def normalize_axis(axis, ndim, op_name):
     """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of axes."""
     if axis is None:
         return tuple(range(ndim))
+    if ndim == 0:
+        # A 0-d tensor has one element: axis 0 or -1 reduce over nothing, as in PyTorch.
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        if any(a not in (0, -1) for a in axes):
+            raise ValueError(f"{op_name}: axis {axis} is out of range for a 0-d tensor")
+        return ()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
     for a in axes:
