@@ -19,7 +19,8 @@ as PyTorch); its gradient scatters to that offset, and the scatter's own gradien
 the gather again.
 """
 
-from collections import namedtuple
+import threading
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -32,6 +33,43 @@ Geometry = namedtuple("Geometry", ["stride", "padding", "dilation", "groups"])
 
 
 # ---- plain NumPy helpers (arrays in, arrays out) -------------------------------------
+class _Workspace(threading.local):
+    """Scratch arrays that live from one call to the next, one per role and shape.
+
+    A fresh array of tens of megabytes costs a page fault per 4 KiB the first time it is
+    written (several milliseconds for conv2d's temporaries), every call, because the
+    allocator hands such blocks back to the system. Temporaries that never leave a
+    function (the padded input, the raw product, the input-gradient columns) reuse these
+    instead. Never used for an array that is returned or kept on a ctx.
+    """
+
+    MIN_BYTES = 1 << 20  # below this, malloc reuses memory anyway
+    MAX_ARRAYS = 12
+
+    def __init__(self):
+        self.arrays = OrderedDict()
+
+    def get(self, role, shape, dtype):
+        """An array of this shape and dtype; zeros when new, else as the last user left it."""
+        dtype = np.dtype(dtype)
+        if int(np.prod(shape)) * dtype.itemsize < self.MIN_BYTES:
+            return np.zeros(shape, dtype)
+        key = (role, tuple(shape), dtype)
+        array = self.arrays.pop(key, None)
+        if array is None:
+            array = np.zeros(shape, dtype)
+            while len(self.arrays) >= self.MAX_ARRAYS:
+                self.arrays.popitem(last=False)
+        self.arrays[key] = array
+        return array
+
+    def clear(self):
+        self.arrays.clear()
+
+
+_workspace = _Workspace()
+
+
 def _pad(x, padding, value=0.0):
     """Pad the two last axes by ``padding`` = (ph, pw) on both sides (no copy if zero)."""
     ph, pw = padding
@@ -58,8 +96,29 @@ def _offset_slices(kernel, out_size, stride, dilation=(1, 1)):
             yield i * kw + j, rows, cols
 
 
+# The stride-1 column layout: the kernel offset (i, j) of every output position is one
+# fixed shift of the padded image read as a flat array, so each row of the column matrix
+# is a contiguous slice (a fast copy, and col2im adds long runs). The price is that a row
+# of outputs spans the padded width Wp instead of OW (the extra columns are ignored), so
+# it is used when that wastes at most this fraction of the matrix products.
+FLAT_MAX_WASTE = 0.25
+
+
+def _layout(input_shape, kernel, geometry):
+    """``((OH, OW), width)``: the output size, and how many columns a row of outputs
+    takes in the column matrix (OW, or the padded width Wp in the stride-1 layout)."""
+    h, w = input_shape[2:]
+    oh, ow = (
+        _output_size(size, k, s, p, d)
+        for size, k, s, p, d in zip((h, w), kernel, geometry.stride, geometry.padding, geometry.dilation)
+    )
+    padded_width = w + 2 * geometry.padding[1]
+    flat = geometry.stride == (1, 1) and padded_width <= (1 + FLAT_MAX_WASTE) * ow
+    return (oh, ow), (padded_width if flat else ow)
+
+
 def im2col(x, kernel, geometry):
-    """The column matrix of ``x`` (N, C, H, W): shape (groups, C/groups*kH*kW, N*OH*OW).
+    """The column matrix of ``x`` (N, C, H, W): shape (groups, C/groups*kH*kW, N*OH*width).
 
     Row ``(c, i, j)`` of group ``g`` holds, for every image and output position, the
     input value that kernel offset (i, j) of channel ``g*C/groups + c`` multiplies.
@@ -67,40 +126,75 @@ def im2col(x, kernel, geometry):
     """
     n, c, h, w = x.shape
     kh, kw = kernel
-    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
-    oh = _output_size(h, kh, sh, geometry.padding[0], dh)
-    ow = _output_size(w, kw, sw, geometry.padding[1], dw)
-    xp = _pad(x, geometry.padding)
-    s_n, s_c, s_h, s_w = xp.strides
-    windows = as_strided(
-        xp,
-        shape=(c, kh, kw, n, oh, ow),
-        strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
-        writeable=False,
-    )
+    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    (oh, ow), width = _layout(x.shape, kernel, geometry)
+    if width == ow:
+        xp = _pad(x, geometry.padding)
+        s_n, s_c, s_h, s_w = xp.strides
+        windows = as_strided(
+            xp,
+            shape=(c, kh, kw, n, oh, ow),
+            strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
+            writeable=False,
+        )
+    else:
+        # One spare row at the bottom: the last shifts run past the padded image. The
+        # border is zero from creation and never written (the role names the padding).
+        xp = _workspace.get(("padded", ph, pw), (n, c, h + 2 * ph + 1, width), x.dtype)
+        xp[:, :, ph:ph + h, pw:pw + w] = x
+        s_n, s_c, s_h, s_w = xp.strides
+        windows = as_strided(
+            xp,
+            shape=(c, kh, kw, n, oh * width),
+            strides=(s_c, dh * s_h, dw * s_w, s_n, s_w),
+            writeable=False,
+        )
     columns = np.ascontiguousarray(windows)
-    return columns.reshape(geometry.groups, -1, n * oh * ow)
+    return columns.reshape(geometry.groups, -1, n * oh * width)
 
 
-def col2im(columns, input_shape, kernel, out_size, geometry):
+def col2im(columns, input_shape, kernel, geometry):
     """The adjoint of ``im2col``: add each column entry back onto the input position it
-    was copied from. ``columns`` has shape (groups, C/groups*kH*kW, N*OH*OW)."""
+    was copied from. ``columns`` has shape (groups, C/groups*kH*kW, N*OH*width)."""
     n, c, h, w = input_shape
     kh, kw = kernel
-    oh, ow = out_size
-    ph, pw = geometry.padding
-    columns = columns.reshape(c, kh * kw, n, oh, ow)
-    padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=columns.dtype)
-    for offset, rows, cols in _offset_slices(kernel, out_size, geometry.stride, geometry.dilation):
-        padded[:, :, rows, cols] += columns[:, offset]
-    image = padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(image)
+    (ph, pw), (dh, dw) = geometry.padding, geometry.dilation
+    (oh, ow), width = _layout(input_shape, kernel, geometry)
+    if width == ow:
+        columns = columns.reshape(c, kh * kw, n, oh, ow)
+        padded = _workspace.get("col2im", (c, n, h + 2 * ph, w + 2 * pw), columns.dtype)
+        padded.fill(0)
+        for offset, rows, cols in _offset_slices(kernel, (oh, ow), geometry.stride, geometry.dilation):
+            padded[:, :, rows, cols] += columns[:, offset]
+    else:
+        columns = columns.reshape(c, kh * kw, n, oh * width)
+        padded_height = h + 2 * ph
+        flat = _workspace.get("col2im", (c, n, (padded_height + 1) * width), columns.dtype)
+        flat.fill(0)
+        # A few channels at a time, so the block being added to stays in cache.
+        block = max(1, (1 << 18) // max(1, flat[0].nbytes))
+        for first in range(0, c, block):
+            target, source = flat[first:first + block], columns[first:first + block]
+            for i in range(kh):
+                for j in range(kw):
+                    shift = i * dh * width + j * dw
+                    target[:, :, shift:shift + oh * width] += source[:, i * kw + j]
+        padded = flat[:, :, :padded_height * width].reshape(c, n, padded_height, width)
+    return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3).copy()  # C order
 
 
-def _grad_matrix(grad, groups):
-    """The upstream gradient (N, C_out, OH, OW) as (groups, C_out/groups, N*OH*OW)."""
+def grad_columns(grad, input_shape, kernel, geometry):
+    """The upstream gradient (N, C_out, OH, OW) laid out as the columns of the output:
+    (groups, C_out/groups, N*OH*width), zero in the columns the layout ignores."""
     n, c_out, oh, ow = grad.shape
-    return np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_out // groups, n * oh * ow)
+    _, width = _layout(input_shape, kernel, geometry)
+    if width == ow:
+        matrix = np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+    else:
+        matrix = _workspace.get("grad_columns", (c_out, n, oh, width), grad.dtype)
+        matrix[:, :, :, :ow] = grad.transpose(1, 0, 2, 3)
+        matrix[:, :, :, ow:] = 0
+    return matrix.reshape(geometry.groups, c_out // geometry.groups, n * oh * width)
 
 
 def _weight_matrix(weight, groups):
@@ -109,31 +203,49 @@ def _weight_matrix(weight, groups):
     return weight.reshape(groups, c_out // groups, -1)
 
 
+def _matmul(a, b, role=None):
+    """A stack of matrix products over the group axis; a plain 2-D product (BLAS with
+    transpose flags, no copy of a transposed operand) when there is one group. With a
+    ``role``, the result is a workspace array."""
+    out = None
+    if role is not None:
+        shape = (a.shape[0], a.shape[1], b.shape[2])
+        out = _workspace.get(role, shape, np.result_type(a, b))
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
+
+
 def conv2d_forward(x, weight, geometry):
     """``(output, columns)``: the convolution of ``x`` with ``weight``, without bias."""
     n = x.shape[0]
     c_out, _, kh, kw = weight.shape
     columns = im2col(x, (kh, kw), geometry)
-    out = np.matmul(_weight_matrix(weight, geometry.groups), columns)  # (G, C_out/G, N*OH*OW)
-    oh = _output_size(x.shape[2], kh, geometry.stride[0], geometry.padding[0], geometry.dilation[0])
-    ow = _output_size(x.shape[3], kw, geometry.stride[1], geometry.padding[1], geometry.dilation[1])
-    out = out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(out), columns
+    out = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")  # (G, C_out/G, N*OH*width)
+    (oh, ow), width = _layout(x.shape, (kh, kw), geometry)
+    out = out.reshape(c_out, n, oh, width)[:, :, :, :ow].transpose(1, 0, 2, 3)
+    return out.copy(), columns  # C order, and never the workspace itself
 
 
-def conv2d_input_grad(grad, weight, input_shape, geometry):
-    """The gradient of conv2d with respect to its input (a transposed convolution)."""
+def conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix=None):
+    """The gradient of conv2d with respect to its input (a transposed convolution):
+    ``weight.T @ grad`` folded back onto the image by col2im."""
     kernel = weight.shape[2:]
+    if grad_matrix is None:
+        grad_matrix = grad_columns(grad, input_shape, kernel, geometry)
     weights = _weight_matrix(weight, geometry.groups)
-    columns = np.matmul(weights.transpose(0, 2, 1), _grad_matrix(grad, geometry.groups))
-    return col2im(columns, input_shape, kernel, grad.shape[2:], geometry)
+    columns = _matmul(weights.transpose(0, 2, 1), grad_matrix, "input_columns")
+    return col2im(columns, input_shape, kernel, geometry)
 
 
-def conv2d_weight_grad(x, grad, weight_shape, geometry, columns=None):
+def conv2d_weight_grad(x, grad, weight_shape, geometry, columns=None, grad_matrix=None):
     """The gradient of conv2d with respect to its weight: ``grad @ columns.T``."""
+    kernel = weight_shape[2:]
     if columns is None:
-        columns = im2col(x, weight_shape[2:], geometry)
-    weight_grad = np.matmul(_grad_matrix(grad, geometry.groups), columns.transpose(0, 2, 1))
+        columns = im2col(x, kernel, geometry)
+    if grad_matrix is None:
+        grad_matrix = grad_columns(grad, x.shape, kernel, geometry)
+    weight_grad = _matmul(grad_matrix, columns.transpose(0, 2, 1))
     return weight_grad.reshape(weight_shape)
 
 
@@ -155,12 +267,17 @@ class Conv2d(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
+        # Both gradients start from the upstream gradient laid out as columns: do it once.
+        matrix = grad_columns(grad.data, x.shape, weight.shape[2:], ctx.geometry)
         grad_x = grad_weight = None
         if needs[0]:
-            grad_x = Conv2dInputGrad.apply(grad, weight, input_shape=x.shape, geometry=ctx.geometry)
+            grad_x = Conv2dInputGrad.apply(
+                grad, weight, input_shape=x.shape, geometry=ctx.geometry, grad_matrix=matrix
+            )
         if needs[1]:
             grad_weight = Conv2dWeightGrad.apply(
-                x, grad, weight_shape=weight.shape, geometry=ctx.geometry, columns=ctx.columns
+                x, grad, weight_shape=weight.shape, geometry=ctx.geometry,
+                columns=ctx.columns, grad_matrix=matrix,
             )
         if len(needs) == 2:
             return grad_x, grad_weight
@@ -172,10 +289,10 @@ class Conv2dInputGrad(Function):
     """The input gradient of conv2d: a transposed convolution of ``grad`` with ``weight``."""
 
     @staticmethod
-    def forward(ctx, grad, weight, input_shape, geometry):
+    def forward(ctx, grad, weight, input_shape, geometry, grad_matrix=None):
         ctx.geometry = geometry
         ctx.save_for_backward(grad, weight)
-        return conv2d_input_grad(grad, weight, input_shape, geometry)
+        return conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -196,10 +313,10 @@ class Conv2dWeightGrad(Function):
     """The weight gradient of conv2d, from the input ``x`` and the upstream ``grad``."""
 
     @staticmethod
-    def forward(ctx, x, grad, weight_shape, geometry, columns=None):
+    def forward(ctx, x, grad, weight_shape, geometry, columns=None, grad_matrix=None):
         ctx.geometry = geometry
         ctx.save_for_backward(x, grad)
-        return conv2d_weight_grad(x, grad, weight_shape, geometry, columns)
+        return conv2d_weight_grad(x, grad, weight_shape, geometry, columns, grad_matrix)
 
     @staticmethod
     def backward(ctx, grad_grad):
