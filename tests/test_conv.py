@@ -282,3 +282,83 @@ def test_conv2d_module_trains():
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
     assert "Conv2d(1, 4, kernel_size=(3, 3)" in repr(model)
+
+
+# ---- the two column layouts and the workspace ------------------------------------------
+@pytest.mark.parametrize("flat", [True, False], ids=["flat", "strided"])
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, dilation, groups",
+    [((2, 2, 6, 5), (3, 2, 3, 3), 1, 1, 1), ((1, 4, 7, 7), (4, 2, 2, 3), (2, 0), (1, 2), 2)],
+)
+def test_conv2d_both_column_layouts(monkeypatch, flat, x_shape, w_shape, padding, dilation, groups):
+    # Stride 1 may use the flat layout (rows of outputs span the padded width); force
+    # each layout and check forward, first and second derivatives.
+    from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "FLAT_MAX_WASTE", 100.0 if flat else -1.0)
+    x, w = draw(*x_shape, seed=1), draw(*w_shape, seed=2)
+    geometry = conv_ops.Geometry((1, 1), (padding,) * 2 if isinstance(padding, int) else padding,
+                                 (dilation,) * 2 if isinstance(dilation, int) else dilation, groups)
+    _, width = conv_ops._layout(x_shape, w_shape[2:], geometry)
+    assert (width == x_shape[3] + 2 * geometry.padding[1]) == flat
+    out = F.conv2d(mg.tensor(x), mg.tensor(w), None, 1, padding, dilation, groups)
+    np.testing.assert_allclose(out.data, reference_conv2d(x, w, None, 1, padding, dilation, groups), atol=1e-12)
+    xt, wt = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True)
+    fn = lambda x, w: F.conv2d(x, w, None, 1, padding, dilation, groups)
+    assert mg.gradcheck(fn, [xt, wt])
+    if x_shape[0] == 1:
+        assert mg.gradgradcheck(fn, [xt, wt])
+
+
+def test_conv2d_results_never_alias_the_workspace():
+    # Big enough for the workspace; results must survive later calls of every shape.
+    x1, x2 = draw(4, 8, 32, 32, seed=1), draw(4, 8, 32, 32, seed=2)
+    w = mg.tensor(draw(8, 8, 3, 3, seed=3), requires_grad=True)
+    first = F.conv2d(mg.tensor(x1, requires_grad=True), w, padding=1)
+    kept = first.data.copy()
+    gx = mg.grad(first.sum(), first._ctx.inputs[0])[0]
+    kept_gx = gx.data.copy()
+    x_big = mg.tensor(x2, requires_grad=True)
+    second = F.conv2d(x_big, w, padding=1)
+    (second * second).sum().backward()
+    np.testing.assert_array_equal(first.data, kept)
+    np.testing.assert_array_equal(gx.data, kept_gx)
+    for array in (second.data, x_big.grad.data, w.grad.data):
+        assert all(not np.shares_memory(array, scratch) for scratch in conv_workspace_arrays())
+
+
+def conv_workspace_arrays():
+    from minigrad.ops import conv as conv_ops
+
+    return list(conv_ops._workspace.arrays.values())
+
+
+def reference_conv2d_grads(x, w, grad, padding):
+    """Gradients of <conv2d(x, w), grad> (stride 1, no groups) from the definition, one
+    kernel offset at a time: dw correlates x with grad, dx scatters grad through w."""
+    _, _, kh, kw = w.shape
+    (ph, pw), (oh, ow) = padding, grad.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dw = np.zeros_like(w)
+    dxp = np.zeros_like(xp)
+    for i in range(kh):
+        for j in range(kw):
+            dw[:, :, i, j] = np.einsum("nchw,nohw->oc", xp[:, :, i:i + oh, j:j + ow], grad)
+            dxp[:, :, i:i + oh, j:j + ow] += np.einsum("nohw,oc->nchw", grad, w[:, :, i, j])
+    return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dw
+
+
+def test_conv2d_same_layout_shape_different_kernels():
+    # Kernels (3, 3) and (3, 5) with padding 1 give gradient layouts of one shape but
+    # different valid columns: the workspace's ignored columns must be zeroed each time.
+    x = draw(8, 8, 40, 40, seed=1)
+    for kernel in ((3, 3), (3, 5), (3, 3)):
+        w = draw(16, 8, *kernel, seed=kernel[1])
+        xt, wt = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True)
+        out = F.conv2d(xt, wt, padding=1)
+        grad = draw(*out.shape, seed=4)
+        out.backward(grad)
+        dx, dw = reference_conv2d_grads(x, w, grad, (1, 1))
+        np.testing.assert_allclose(xt.grad.data, dx, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(wt.grad.data, dw, rtol=1e-10, atol=1e-10)
+    assert conv_workspace_arrays(), "the shapes above are meant to use the workspace"
