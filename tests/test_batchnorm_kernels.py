@@ -127,9 +127,15 @@ def test_input_grad_matches_finite_differences():
     np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-7)
 
 
-def test_small_inputs_use_one_chunk():
+def test_small_inputs_run_on_one_thread():
+    import numba
+
     x, _ = draw((4, 3, 5))
-    assert kernels.chunk_count(x) == 1
+    before = numba.get_num_threads()
+    with kernels._threads_for(x):
+        assert numba.get_num_threads() == 1
+        assert kernels.chunk_count(x) == 1
+    assert numba.get_num_threads() == before
 
 
 @pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")

@@ -18,12 +18,14 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .threads import single_thread_below
+
 # Reassociation lets LLVM vectorize the float64 sums; no 'nnan'/'ninf', so NaN and
 # inf still propagate as IEEE says.
 FASTMATH = {"reassoc", "contract", "nsz"}
 
-# Below this many elements the work is done in one chunk (one thread): waking the
-# pool costs more than it saves.
+# Below this many elements the kernels run on one thread: waking a worker costs
+# more than it saves.
 PARALLEL_MIN_SIZE = 1 << 15
 
 
@@ -117,10 +119,12 @@ def combine(x, dy, mean, a, b, offset):
 # the per-channel arithmetic around them
 # ---------------------------------------------------------------------------------
 def chunk_count(x):
-    """How many batch chunks (threads) a reduction over ``x`` uses."""
-    if x.size < PARALLEL_MIN_SIZE:
-        return 1
+    """How many batch chunks a reduction over ``x`` uses: one per thread, at most N."""
     return max(1, min(x.shape[0], numba.get_num_threads()))
+
+
+def _threads_for(x):
+    return single_thread_below(x.size, PARALLEL_MIN_SIZE)
 
 
 def channel_stats(x):
@@ -134,7 +138,8 @@ def channel_stats(x):
     """
     n, c, s = x.shape
     shift = x[0, :, 0].astype(np.float64)
-    sums = stats_partial_sums(x, shift, chunk_count(x)).sum(axis=0)
+    with _threads_for(x):
+        sums = stats_partial_sums(x, shift, chunk_count(x)).sum(axis=0)
     count = n * s
     delta = sums[0] / count
     var = np.maximum(sums[1] / count - delta * delta, 0.0)
@@ -144,12 +149,14 @@ def channel_stats(x):
 def normalize(x, mean, scale, shift):
     """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
     dtype = x.dtype
-    return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype))
+    with _threads_for(x):
+        return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype))
 
 
 def channel_grad_sums(x, dy, mean, invstd):
     """Per-channel sum(dy) and sum(dy * xhat), float64 of shape (C,)."""
-    sums = grad_partial_sums(x, dy, mean, chunk_count(x)).sum(axis=0)
+    with _threads_for(x):
+        sums = grad_partial_sums(x, dy, mean, chunk_count(x)).sum(axis=0)
     return sums[0], sums[1] * invstd
 
 
@@ -166,5 +173,6 @@ def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
     b = -a * invstd * sum_dy_xhat / count
     offset = -a * sum_dy / count
     dtype = x.dtype
-    return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
-                   offset.astype(dtype))
+    with _threads_for(x):
+        return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
+                       offset.astype(dtype))

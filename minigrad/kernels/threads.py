@@ -1,36 +1,80 @@
-"""How the fused kernels share the cores with NumPy's BLAS threads (and PyTorch's).
+"""How the fused kernels share 2 cores with NumPy's BLAS threads and PyTorch's.
 
-Numba's default threading layer here is OpenMP (its bundled ``omppool`` on libgomp):
-after each parallel kernel its worker threads keep spinning, waiting for more work.
-NumPy's OpenBLAS threads do the same after each matrix product. On 2 cores the two
-pools then take turns burning each other's time slices: a loop that alternates the
-fused batch norm with a (256, 784) @ (784, 512) matmul measured each of them 5-20x
-slower than in a process where only one pool exists. Loading Numba's OpenMP runtime
-next to PyTorch's own OpenMP pool slowed PyTorch in the same way.
+The problem. Numba's parallel kernels run on a pool of worker threads (its OpenMP
+"threading layer" here), and OpenMP workers keep spinning for a while after each
+kernel, waiting for more work; NumPy's OpenBLAS workers do the same after each matrix
+product. On 2 cores two spinning pools take turns burning each other's time slices: a
+loop alternating the fused batch norm with a (256, 784) @ (784, 512) matmul ran 3x
+slower than the two apart, and each of them 5-20x slower than in a process with one
+pool. PyTorch shares the OpenMP runtime (both load ``libgomp.so.1``), so its ops
+suffered in the same way once a Numba kernel had started the spinning pool.
 
-The remedy chosen: Numba's ``workqueue`` threading layer. Its workers sleep on a
-semaphore between kernels (no spinning) and it loads no OpenMP runtime at all, so
-nothing is left to fight BLAS or PyTorch. It is the simplest of Numba's layers, which
-costs nothing here: our kernels have one flat ``prange`` each, no nesting and no
-concurrent callers. See benchmarks/batchnorm.py for the measurements.
+The remedy, measured in benchmarks/batchnorm.py:
 
-The setting has to be made before Numba's first parallel launch; that is why the
-kernels package applies it on import (the kernels are imported on the first fused
-call). A user who sets ``NUMBA_THREADING_LAYER`` keeps their choice.
+* ``OMP_WAIT_POLICY=PASSIVE``: OpenMP workers sleep as soon as a parallel region
+  ends. OpenMP reads it once, when the runtime loads, so it is set here (unless the
+  user set it) before Numba loads the runtime at its first parallel launch. PyTorch
+  imported later in the process shares the runtime and the setting; under load it
+  also removed PyTorch's own worst cases.
+* the ``omp`` threading layer first. Numba's ``workqueue`` layer does not spin either,
+  but waking its workers cost 50-250 microseconds per kernel here (four kernels per
+  training step), against about 10 for a passive OpenMP pool.
+* if an OpenMP runtime is already loaded with spinning workers (PyTorch imported
+  first), the setting can no longer take effect: then the ``workqueue`` layer is
+  used, so that Numba adds no spinning pool of its own.
+* kernels on small inputs run on one thread (see ``single_thread_below``): waking a
+  worker costs more than it saves.
+
+A user who sets ``NUMBA_THREADING_LAYER`` keeps their choice.
 """
 
+import contextlib
 import os
 
-THREADING_LAYER = "workqueue"
+import numba
+
+# What ``configure`` chose, for the benchmark's report.
+CHOICE = None
+
+
+def openmp_runtime_loaded():
+    """Whether an OpenMP runtime is already mapped into this process (Linux only)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            text = maps.read()
+    except OSError:
+        return False
+    return "libgomp" in text or "libomp" in text or "libiomp" in text
 
 
 def configure():
-    """Choose Numba's threading layer (unless the environment already chose one).
+    """Choose Numba's threading layer and OpenMP's wait policy.
 
-    Has no effect if a Numba parallel kernel already ran in this process.
+    Must run before Numba's first parallel launch; without effect after it.
     """
+    global CHOICE
     if os.environ.get("NUMBA_THREADING_LAYER"):
+        CHOICE = f"NUMBA_THREADING_LAYER={os.environ['NUMBA_THREADING_LAYER']} (set by the user)"
         return
-    import numba
+    policy = os.environ.get("OMP_WAIT_POLICY", "").lower()
+    if openmp_runtime_loaded() and policy != "passive":
+        numba.config.THREADING_LAYER_PRIORITY = ["workqueue", "omp", "tbb"]
+        CHOICE = "workqueue (an OpenMP runtime with spinning workers was already loaded)"
+        return
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+    CHOICE = f"omp with OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
 
-    numba.config.THREADING_LAYER = THREADING_LAYER
+
+@contextlib.contextmanager
+def single_thread_below(size, threshold):
+    """Run the kernels inside on one thread when ``size`` is below ``threshold``."""
+    if size >= threshold:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
