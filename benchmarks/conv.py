@@ -1,0 +1,107 @@
+"""conv2d forward + backward, minigrad next to PyTorch's CPU conv2d (both on 2 threads).
+
+Two cases, float32, stride 1, padding 1, no bias:
+  x (64, 32, 16, 16), weight (64, 32, 3, 3)   -- a mid-size layer (target ratio <= 1.5)
+  x (64, 1, 8, 8),    weight (16, 1, 3, 3)    -- the digits CNN's first layer
+
+Each library runs in its own process: a thread pool that has just finished (PyTorch's
+OpenMP threads, OpenBLAS's) keeps spinning for a while, and in a shared process it
+would steal the cores from the other library's next call. Processes alternate, a few
+rounds each; every round reports the median of its repeats, and the median of the
+rounds is printed. Run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, so OpenBLAS
+picks the kernels for this CPU:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CASES = [
+    ("x (64, 32, 16, 16), w (64, 32, 3, 3)", (64, 32, 16, 16), (64, 32, 3, 3), 30),
+    ("x (64, 1, 8, 8),    w (16, 1, 3, 3)", (64, 1, 8, 8), (16, 1, 3, 3), 300),
+]
+PADDING = 1
+ROUNDS = 3
+THREADS = 2
+
+
+def measure(library, x_shape, w_shape, repeats):
+    """Median milliseconds of forward + backward in this process."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape, dtype=np.float32)
+    w = rng.standard_normal(w_shape, dtype=np.float32)
+    grad = rng.standard_normal((x_shape[0], w_shape[0]) + x_shape[2:], dtype=np.float32)
+    if library == "minigrad":
+        import minigrad as mg
+        import minigrad.nn.functional as F
+
+        x, w = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True)
+        grad = mg.tensor(grad)
+        conv2d = F.conv2d
+    else:
+        import torch
+
+        torch.set_num_threads(THREADS)
+        x, w = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        grad = torch.tensor(grad)
+        conv2d = torch.nn.functional.conv2d
+
+    def step():
+        x.grad = w.grad = None
+        start = time.perf_counter()
+        conv2d(x, w, padding=PADDING).backward(grad)
+        return time.perf_counter() - start
+
+    for _ in range(5):  # warm up caches, thread pools and the allocator
+        step()
+    return statistics.median(step() for _ in range(repeats)) * 1e3
+
+
+def in_subprocess(library, x_shape, w_shape, repeats):
+    arguments = json.dumps([library, x_shape, w_shape, repeats])
+    result = subprocess.run(
+        [sys.executable, __file__, "--measure", arguments], capture_output=True, text=True, check=True
+    )
+    return float(result.stdout)
+
+
+def torch_installed():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main():
+    with_torch = torch_installed()
+    for name, x_shape, w_shape, repeats in CASES:
+        ours, theirs = [], []
+        for _ in range(ROUNDS):
+            ours.append(in_subprocess("minigrad", x_shape, w_shape, repeats))
+            if with_torch:
+                theirs.append(in_subprocess("torch", x_shape, w_shape, repeats))
+        ours_ms = statistics.median(ours)
+        line = f"{name}, padding {PADDING}: minigrad {ours_ms:7.2f} ms"
+        if with_torch:
+            theirs_ms = statistics.median(theirs)
+            line += f" | PyTorch {theirs_ms:7.2f} ms | ratio {ours_ms / theirs_ms:.2f}"
+        else:
+            line += " | PyTorch not installed: no ratio"
+        print(line, flush=True)
+    print(f"(forward + backward, float32, {THREADS} threads, median of {ROUNDS} processes' medians; "
+          "target ratio <= 1.5 for the first case)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
+        library, x_shape, w_shape, repeats = json.loads(sys.argv[2])
+        print(measure(library, tuple(x_shape), tuple(w_shape), repeats))
+    else:
+        main()
