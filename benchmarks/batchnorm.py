@@ -134,10 +134,66 @@ def loop_ms(functions, count):
     return (time.perf_counter() - start) / count * 1e3
 
 
+def alternating(x, dy, rounds=9, count=10):
+    """Median ms of: fused step alone, matmul alone, the two alternating (per pair)."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(MATMUL[0]).astype(np.float32)
+    b = rng.standard_normal(MATMUL[1]).astype(np.float32)
+    bn = minigrad_step("fused", x, dy, x.shape[1])
+
+    def matmul():
+        a @ b
+
+    bn()
+    matmul()
+    results = []
+    for _ in range(rounds):
+        results.append((loop_ms([bn], count), loop_ms([matmul], count), loop_ms([bn, matmul], count)))
+    return np.median(np.array(results), axis=0)
+
+
+THREAD_SETTINGS = [
+    ("chosen: omp layer, OMP_WAIT_POLICY=PASSIVE", {}),
+    ("Numba's default: omp layer, spinning workers", {"NUMBA_THREADING_LAYER": "omp"}),
+    ("workqueue layer", {"NUMBA_THREADING_LAYER": "workqueue"}),
+]
+
+
+def compare_threads():
+    """The alternating loop (and PyTorch after it) in fresh processes, one per setting."""
+    print("\nthread settings, each in a fresh process (ms; torch = its batch norm step "
+          "after the fused kernels ran):")
+    print(f"  {'setting':46s} {'bn':>6s} {'matmul':>7s} {'alternating':>11s} {'ratio':>6s} {'torch':>6s}")
+    for name, env in THREAD_SETTINGS:
+        environment = {k: v for k, v in os.environ.items()
+                       if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
+        environment.update(env)
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--alternating-only"],
+                             env=environment, check=True, capture_output=True, text=True)
+        bn, mm, both, native = (float(v) for v in out.stdout.split())
+        print(f"  {name:46s} {bn:6.2f} {mm:7.2f} {both:11.2f} {both / (bn + mm):5.2f}x {native:6.2f}")
+
+
+def alternating_only(x, dy):
+    bn, mm, both = alternating(x, dy)
+    native = float("nan")
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(2)
+        native = median_ms(torch_step(torch, x, dy, x.shape[1]), 15)
+    print(bn, mm, both, native)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--no-compile", action="store_true", help="skip the compile-time subprocesses")
+    parser.add_argument("--no-thread-compare", action="store_true",
+                        help="skip the comparison of thread settings (fresh processes)")
+    parser.add_argument("--alternating-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     repeats = args.repeats
 
@@ -145,14 +201,19 @@ def main():
     x = rng.standard_normal(SHAPE).astype(np.float32)
     dy = rng.standard_normal(SHAPE).astype(np.float32)
     channels = SHAPE[1]
+    if args.alternating_only:
+        alternating_only(x, dy)
+        return
     print(f"x {SHAPE} float32 ({x.nbytes / 2**20:.0f} MiB), training forward+backward, "
           f"median of {repeats}")
 
     fused = median_ms(minigrad_step("fused", x, dy, channels), repeats)
     import numba
 
+    from minigrad.kernels import threads
+
     print(f"  fused     {fused:8.2f} ms   (Numba {numba.__version__}, threading layer "
-          f"{numba.threading_layer()}, {numba.get_num_threads()} threads)")
+          f"{numba.threading_layer()}, {numba.get_num_threads()} threads; {threads.CHOICE})")
     composed = median_ms(minigrad_step("composed", x, dy, channels), max(5, repeats // 4))
     print(f"  composed  {composed:8.2f} ms   fused is {composed / fused:5.1f}x faster (target >= 10x)")
     try:
@@ -179,10 +240,9 @@ def main():
     copy_gbs, copy_ms = copy_bandwidth(x, repeats)
     print(f"  memory copy of x (np.copyto, read + write) {copy_ms:6.3f} ms  {copy_gbs:6.1f} GB/s")
 
-    saved = x.nbytes
     kept = 2 * channels * 8
-    print(f"\nsaved for backward: per-channel mean and inverse std, {kept} bytes, "
-          f"instead of also xhat, {saved / 2**20:.0f} MiB (the input itself is kept either way)")
+    print(f"\nsaved for backward: the per-channel mean and inverse std ({kept} bytes) instead of "
+          f"xhat ({x.nbytes / 2**20:.0f} MiB, one more array the size of x); x itself is kept either way")
 
     if not args.no_compile:
         with tempfile.TemporaryDirectory() as cache_dir:
@@ -191,27 +251,12 @@ def main():
         print(f"\nfirst fused call in a fresh process (import included): "
               f"{cold:.2f} s compiling, {warm:.2f} s from the on-disk cache")
 
-    # The alternating loop: a training step interleaves kernels and matrix products.
-    a = rng.standard_normal(MATMUL[0]).astype(np.float32)
-    b = rng.standard_normal(MATMUL[1]).astype(np.float32)
-    bn = minigrad_step("fused", x, dy, channels)
-
-    def matmul():
-        a @ b
-
-    bn()
-    matmul()
-    rounds = []
-    for _ in range(7):
-        alone_bn = loop_ms([bn], 10)
-        alone_mm = loop_ms([matmul], 10)
-        both = loop_ms([bn, matmul], 10)
-        rounds.append((alone_bn, alone_mm, both))
-    alone_bn, alone_mm, both = np.median(np.array(rounds), axis=0)
+    bn, mm, both = alternating(x, dy)
     print(f"\nalternating fused forward+backward with {MATMUL[0]} @ {MATMUL[1]} float32:")
-    print(f"  batch norm alone {alone_bn:.2f} ms, matmul alone {alone_mm:.2f} ms, "
-          f"alternating {both:.2f} ms per pair = {both / (alone_bn + alone_mm):.2f}x the sum "
-          f"(target <= 1.1x)")
+    print(f"  batch norm alone {bn:.2f} ms, matmul alone {mm:.2f} ms, alternating {both:.2f} ms "
+          f"per pair = {both / (bn + mm):.2f}x the sum (target <= 1.1x)")
+    if not args.no_thread_compare:
+        compare_threads()
 
 
 if __name__ == "__main__":
