@@ -299,6 +299,8 @@ def test_shape_errors_name_the_shapes(impl):
         F.batch_norm(mg.ones(4, 3), None, None, mg.ones(2), training=True, impl=impl)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         F.batch_norm(mg.ones(4), None, None, training=True, impl=impl)
+    with pytest.raises(ValueError, match=r"shape \(0, 3\) is empty"):
+        F.batch_norm(mg.ones(0, 3), None, None, training=True, impl=impl)
     with pytest.raises(ValueError, match="needed when training=False"):
         F.batch_norm(mg.ones(4, 3), None, None, training=False, impl=impl)
 
@@ -383,3 +385,20 @@ def test_numba_is_imported_lazily():
 
     code = "import minigrad, sys; assert 'numba' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("which", ["weight only", "bias only", "x frozen"])
+def test_partial_affine_and_frozen_inputs(which, training):
+    case = draw_case(16, (5, 3, 4), np.float64)
+    results = []
+    for impl in IMPLS:
+        x = mg.Tensor(case["x"], requires_grad=which != "x frozen")
+        weight = None if which == "bias only" else mg.Tensor(case["weight"], requires_grad=True)
+        bias = None if which == "weight only" else mg.Tensor(case["bias"], requires_grad=True)
+        y = F.batch_norm(x, mg.Tensor(case["running_mean"].copy()), mg.Tensor(case["running_var"].copy()),
+                         weight, bias, training=training, impl=impl)
+        wanted = [t for t in (x, weight, bias) if t is not None and t.requires_grad]
+        results.append([y] + list(mg.grad(y, wanted, grad_outputs=mg.Tensor(case["dy"]))))
+    for composed, fused in zip(*results):
+        np.testing.assert_allclose(fused.numpy(), composed.numpy(), rtol=1e-10, atol=1e-12)

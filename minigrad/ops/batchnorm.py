@@ -43,6 +43,8 @@ def _check_inputs(x, running_mean, running_var, weight, bias, training, impl):
     if x.dtype.kind != "f":
         raise ValueError(f"batch_norm: expected a floating point input, got {x.dtype}")
     channels = x.shape[1]
+    if x.numel() == 0:
+        raise ValueError(f"batch_norm: the input of shape {x.shape} is empty")
     for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
                          ("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.shape != (channels,):
@@ -53,8 +55,7 @@ def _check_inputs(x, running_mean, running_var, weight, bias, training, impl):
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if training:
-        count = x.numel() // channels if channels else 0
-        if count == 1:
+        if x.numel() // channels == 1:
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {x.shape}"
             )
