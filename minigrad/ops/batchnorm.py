@@ -143,8 +143,10 @@ class BatchNormFunction(Function):
 
     Training: the kernels compute the per-channel mean and biased variance (float64
     accumulation, shifted sums), then y in one write; backward uses the closed form
-    above. Eval: a per-channel affine map ``y = x * scale + shift`` with the running
-    statistics folded into ``scale`` and ``shift``.
+    above. Eval: the running statistics make it a per-channel affine map,
+    ``y = (x - running_mean) * scale + bias`` with ``scale = weight / sqrt(running_var + eps)``,
+    one kernel and one write (the mean is subtracted first, rather than folded into the
+    shift, so that float32 inputs with a large mean keep their precision).
     """
 
     once_differentiable = True
@@ -183,26 +185,30 @@ class BatchNormFunction(Function):
         from ..tensor import Tensor
 
         x3 = ctx.x3
-        dy3 = _as_3d(grad.data.astype(x3.dtype, copy=False))
-        need_x = ctx.needs_input_grad[0]
-        sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
-        grads = []
+        dtype = x3.dtype
+        dy3 = _as_3d(grad.data.astype(dtype, copy=False))
+        need_x, *need_affine = ctx.needs_input_grad
+        grads = [None] * len(ctx.needs_input_grad)
+        # One pass over x and dy for both per-channel sums; skipped when nothing needs them
+        # (eval mode with frozen weight and bias).
+        if any(need_affine) or (need_x and ctx.training):
+            sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
         if need_x:
             if ctx.training:
                 dx3 = kernels.input_grad(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma,
                                          sum_dy, sum_dy_xhat)
             else:
-                # Eval: the statistics are constants, so dx = dy * weight * invstd.
-                dx3 = kernels.normalize(dy3, np.zeros_like(ctx.mean), ctx.gamma * ctx.invstd,
-                                        np.zeros_like(ctx.mean))
-            grads.append(Tensor._wrap(dx3.reshape(grad.shape)))
-        else:
-            grads.append(None)
-        dtype = x3.dtype
+                # Eval: mean and invstd are constants, so dx = dy * weight * invstd.
+                zeros = np.zeros_like(ctx.mean)
+                dx3 = kernels.normalize(dy3, zeros, ctx.gamma * ctx.invstd, zeros)
+            grads[0] = Tensor._wrap(dx3.reshape(grad.shape))
+        position = 1
         if ctx.has_weight:
-            grads.append(Tensor._wrap(sum_dy_xhat.astype(dtype)))
-        if ctx.has_bias:
-            grads.append(Tensor._wrap(sum_dy.astype(dtype)))
+            if ctx.needs_input_grad[position]:
+                grads[position] = Tensor._wrap(sum_dy_xhat.astype(dtype))
+            position += 1
+        if ctx.has_bias and ctx.needs_input_grad[position]:
+            grads[position] = Tensor._wrap(sum_dy.astype(dtype))
         return tuple(grads)
 
 
