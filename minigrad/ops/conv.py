@@ -43,21 +43,26 @@ class _Workspace(threading.local):
     instead. Never used for an array that is returned or kept on a ctx.
     """
 
-    MIN_BYTES = 1 << 20  # below this, malloc reuses memory anyway
+    MIN_BYTES = 1 << 16  # smaller blocks come from the heap and rarely fault
     MAX_ARRAYS = 12
 
     def __init__(self):
         self.arrays = OrderedDict()
 
-    def get(self, role, shape, dtype):
-        """An array of this shape and dtype; zeros when new, else as the last user left it."""
+    def get(self, role, shape, dtype, zeros=False):
+        """An array of this shape and dtype, as the last user of this role left it; when
+        new, zeros if ``zeros`` (else uninitialized)."""
         dtype = np.dtype(dtype)
-        if int(np.prod(shape)) * dtype.itemsize < self.MIN_BYTES:
-            return np.zeros(shape, dtype)
+        size = 1
+        for length in shape:
+            size *= length
+        new = np.zeros if zeros else np.empty
+        if size * dtype.itemsize < self.MIN_BYTES:
+            return new(shape, dtype)
         key = (role, tuple(shape), dtype)
         array = self.arrays.pop(key, None)
         if array is None:
-            array = np.zeros(shape, dtype)
+            array = new(shape, dtype)
             while len(self.arrays) >= self.MAX_ARRAYS:
                 self.arrays.popitem(last=False)
         self.arrays[key] = array
@@ -140,7 +145,7 @@ def im2col(x, kernel, geometry):
     else:
         # One spare row at the bottom: the last shifts run past the padded image. The
         # border is zero from creation and never written (the role names the padding).
-        xp = _workspace.get(("padded", ph, pw), (n, c, h + 2 * ph + 1, width), x.dtype)
+        xp = _workspace.get(("padded", ph, pw), (n, c, h + 2 * ph + 1, width), x.dtype, zeros=True)
         xp[:, :, ph:ph + h, pw:pw + w] = x
         s_n, s_c, s_h, s_w = xp.strides
         windows = as_strided(
