@@ -379,12 +379,26 @@ def test_fused_module_trains_like_composed():
         np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-10, err_msg=name)
 
 
-def test_numba_is_imported_lazily():
+def run_fresh(code):
+    """Run ``code`` in a fresh interpreter, without thread settings inherited from this one."""
+    import os
     import subprocess
     import sys
 
-    code = "import minigrad, sys; assert 'numba' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def test_numba_is_imported_lazily_and_its_threads_do_not_spin():
+    code = (
+        "import os, sys, minigrad as mg, minigrad.nn.functional as F\n"
+        "assert 'numba' not in sys.modules\n"
+        "F.batch_norm(mg.randn(64, 8, 8, 8), None, None, training=True)\n"
+        "import numba\n"
+        "print(numba.threading_layer(), os.environ['OMP_WAIT_POLICY'])\n"
+    )
+    assert run_fresh(code) == ["omp", "PASSIVE"]
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -93,3 +93,19 @@ def test_one_value_per_channel_message_matches_torch():
         F.batch_norm(mg.ones(1, 3), None, None, training=True)
     prefix = "Expected more than 1 value per channel when training, got input size"
     assert str(theirs.value).startswith(prefix) and str(ours.value).startswith(prefix)
+
+
+def test_after_torch_numba_adds_no_spinning_pool():
+    # torch loaded OpenMP with spinning workers; the fused kernels then use the workqueue layer
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, minigrad as mg, minigrad.nn.functional as F, numba\n"
+        "F.batch_norm(mg.randn(64, 8, 8, 8), None, None, training=True)\n"
+        "print(numba.threading_layer())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["workqueue"]
