@@ -32,7 +32,7 @@ THREADS = 2
 
 
 def measure(library, x_shape, w_shape, repeats):
-    """Median milliseconds of forward + backward in this process."""
+    """Median and minimum milliseconds of forward + backward in this process."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape, dtype=np.float32)
     w = rng.standard_normal(w_shape, dtype=np.float32)
@@ -60,7 +60,8 @@ def measure(library, x_shape, w_shape, repeats):
 
     for _ in range(5):  # warm up caches, thread pools and the allocator
         step()
-    return statistics.median(step() for _ in range(repeats)) * 1e3
+    times = [step() * 1e3 for _ in range(repeats)]
+    return statistics.median(times), min(times)
 
 
 def in_subprocess(library, x_shape, w_shape, repeats):
@@ -68,7 +69,7 @@ def in_subprocess(library, x_shape, w_shape, repeats):
     result = subprocess.run(
         [sys.executable, __file__, "--measure", arguments], capture_output=True, text=True, check=True
     )
-    return float(result.stdout)
+    return json.loads(result.stdout)
 
 
 def torch_installed():
@@ -87,21 +88,25 @@ def main():
             ours.append(in_subprocess("minigrad", x_shape, w_shape, repeats))
             if with_torch:
                 theirs.append(in_subprocess("torch", x_shape, w_shape, repeats))
-        ours_ms = statistics.median(ours)
-        line = f"{name}, padding {PADDING}: minigrad {ours_ms:7.2f} ms"
+        ours_ms = statistics.median(m for m, _ in ours)
+        ours_best = min(b for _, b in ours)
+        line = f"{name}: minigrad {ours_ms:7.2f} ms (best {ours_best:6.2f})"
         if with_torch:
-            theirs_ms = statistics.median(theirs)
-            line += f" | PyTorch {theirs_ms:7.2f} ms | ratio {ours_ms / theirs_ms:.2f}"
+            theirs_ms = statistics.median(m for m, _ in theirs)
+            theirs_best = min(b for _, b in theirs)
+            line += (f" | PyTorch {theirs_ms:7.2f} ms (best {theirs_best:6.2f})"
+                     f" | ratio {ours_ms / theirs_ms:.2f} (best {ours_best / theirs_best:.2f})")
         else:
             line += " | PyTorch not installed: no ratio"
         print(line, flush=True)
-    print(f"(forward + backward, float32, {THREADS} threads, median of {ROUNDS} processes' medians; "
+    print(f"(forward + backward, float32, padding {PADDING}, {THREADS} threads; median of {ROUNDS} "
+          "processes' medians, and the best single repeat, which is steadier on a busy machine; "
           "target ratio <= 1.5 for the first case)")
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--measure":
         library, x_shape, w_shape, repeats = json.loads(sys.argv[2])
-        print(measure(library, tuple(x_shape), tuple(w_shape), repeats))
+        print(json.dumps(measure(library, tuple(x_shape), tuple(w_shape), repeats)))
     else:
         main()

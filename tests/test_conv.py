@@ -302,7 +302,8 @@ def test_conv2d_both_column_layouts(monkeypatch, flat, x_shape, w_shape, padding
     _, width = conv_ops._layout(x_shape, w_shape[2:], geometry)
     assert (width == x_shape[3] + 2 * geometry.padding[1]) == flat
     out = F.conv2d(mg.tensor(x), mg.tensor(w), None, 1, padding, dilation, groups)
-    np.testing.assert_allclose(out.data, reference_conv2d(x, w, None, 1, padding, dilation, groups), atol=1e-12)
+    expected = reference_conv2d(x, w, None, 1, padding, dilation, groups)
+    np.testing.assert_allclose(out.data, expected, atol=1e-12)
     xt, wt = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True)
     fn = lambda x, w: F.conv2d(x, w, None, 1, padding, dilation, groups)
     assert mg.gradcheck(fn, [xt, wt])

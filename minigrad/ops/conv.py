@@ -36,11 +36,13 @@ Geometry = namedtuple("Geometry", ["stride", "padding", "dilation", "groups"])
 class _Workspace(threading.local):
     """Scratch arrays that live from one call to the next, one per role and shape.
 
-    A fresh array of tens of megabytes costs a page fault per 4 KiB the first time it is
-    written (several milliseconds for conv2d's temporaries), every call, because the
-    allocator hands such blocks back to the system. Temporaries that never leave a
-    function (the padded input, the raw product, the input-gradient columns) reuse these
-    instead. Never used for an array that is returned or kept on a ctx.
+    A fresh array of more than about 100 KiB is often memory the allocator has just handed
+    back to the system, so writing it costs a page fault per 4 KiB: several milliseconds
+    per call for conv2d's temporaries, more than doubling a small convolution. The
+    temporaries that never leave a function (the padded input, the raw product, the
+    upstream gradient's layout, the input-gradient columns, col2im's buffer) reuse these
+    arrays instead. Never used for an array that is returned or kept on a ctx. One set
+    per thread.
     """
 
     MIN_BYTES = 1 << 16  # smaller blocks come from the heap and rarely fault
@@ -145,7 +147,8 @@ def im2col(x, kernel, geometry):
     else:
         # One spare row at the bottom: the last shifts run past the padded image. The
         # border is zero from creation and never written (the role names the padding).
-        xp = _workspace.get(("padded", ph, pw), (n, c, h + 2 * ph + 1, width), x.dtype, zeros=True)
+        shape = (n, c, h + 2 * ph + 1, width)
+        xp = _workspace.get(("padded", ph, pw), shape, x.dtype, zeros=True)
         xp[:, :, ph:ph + h, pw:pw + w] = x
         s_n, s_c, s_h, s_w = xp.strides
         windows = as_strided(
@@ -154,7 +157,7 @@ def im2col(x, kernel, geometry):
             strides=(s_c, dh * s_h, dw * s_w, s_n, s_w),
             writeable=False,
         )
-    columns = np.ascontiguousarray(windows)
+    columns = windows.copy()  # always a copy: never a view of x or of the workspace
     return columns.reshape(geometry.groups, -1, n * oh * width)
 
 
@@ -226,7 +229,8 @@ def conv2d_forward(x, weight, geometry):
     n = x.shape[0]
     c_out, _, kh, kw = weight.shape
     columns = im2col(x, (kh, kw), geometry)
-    out = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")  # (G, C_out/G, N*OH*width)
+    # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
+    out = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
     (oh, ow), width = _layout(x.shape, (kh, kw), geometry)
     out = out.reshape(c_out, n, oh, width)[:, :, :, :ow].transpose(1, 0, 2, 3)
     return out.copy(), columns  # C order, and never the workspace itself
@@ -430,7 +434,9 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return AvgPool2dAdjoint.apply(grad, kernel=ctx.kernel, geometry=ctx.geometry, input_shape=ctx.input_shape)
+        return AvgPool2dAdjoint.apply(
+            grad, kernel=ctx.kernel, geometry=ctx.geometry, input_shape=ctx.input_shape
+        )
 
 
 class AvgPool2dAdjoint(Function):
@@ -540,7 +546,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         bias = as_tensor(bias)
         if bias.shape != (c_out,):
-            raise ValueError(f"conv2d: bias must have shape ({c_out},) for weight {weight.shape}, got {bias.shape}")
+            raise ValueError(
+                f"conv2d: bias must have shape ({c_out},) for weight {weight.shape}, got {bias.shape}"
+            )
         inputs += (bias,)
     out = Conv2d.apply(*inputs, geometry=Geometry(stride, padding, dilation, int(groups)))
     return out.squeeze(0) if unbatched else out
