@@ -363,3 +363,16 @@ def test_conv2d_same_layout_shape_different_kernels():
         np.testing.assert_allclose(xt.grad.data, dx, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(wt.grad.data, dw, rtol=1e-10, atol=1e-10)
     assert conv_workspace_arrays(), "the shapes above are meant to use the workspace"
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_conv2d_non_contiguous_input(padding):
+    # Views (a transpose, a reversed axis) are read through their own strides.
+    base = draw(5, 6, 3, 2, seed=1)
+    x = base.transpose(3, 2, 1, 0)[:, :, ::-1, :]  # (2, 3, 6, 5), negative strides
+    w = draw(4, 3, 3, 2, seed=2)
+    out = F.conv2d(mg.tensor(x), mg.tensor(w), padding=padding)
+    expected = reference_conv2d(np.ascontiguousarray(x), w, padding=padding)
+    np.testing.assert_allclose(out.data, expected, atol=1e-12)
+    pooled = F.max_pool2d(mg.tensor(x), 2, 1, padding)
+    np.testing.assert_array_equal(pooled.data, F.max_pool2d(mg.tensor(x.copy()), 2, 1, padding).data)
