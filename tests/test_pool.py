@@ -151,3 +151,10 @@ def test_pool_modules():
     assert nn.MaxPool2d((2, 3)).stride == (2, 3)
     assert list(nn.MaxPool2d(2).parameters()) == []
     assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+
+
+def test_pool_integer_input():
+    x = mg.tensor(np.arange(-8, 8).reshape(1, 1, 4, 4))
+    assert F.max_pool2d(x, 3, 1, 1).data.tolist() == [[[[-3, -2, -1, -1], [1, 2, 3, 3],
+                                                       [5, 6, 7, 7], [5, 6, 7, 7]]]]
+    assert F.max_pool2d(x, 2).dtype == np.int64

@@ -367,8 +367,9 @@ class MaxPool2d(Function):
         )
         slices = _offset_slices(kernel, out_size, geometry.stride)
         if choice is None:
-            padded = _pad(x, geometry.padding, -np.inf)
-            best = np.full((n, c) + out_size, -np.inf, dtype=x.dtype)
+            lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            padded = _pad(x, geometry.padding, lowest)
+            best = np.full((n, c) + out_size, lowest, dtype=x.dtype)
             choice = np.broadcast_to(
                 _first_real_offset(kernel, out_size, geometry.stride, geometry.padding), best.shape
             ).copy()
