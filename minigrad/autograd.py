@@ -14,6 +14,8 @@ The engine (not each op) sums a returned gradient back to its input's shape, so 
 broadcasting op never has to "unbroadcast" by hand.
 """
 
+from collections import Counter
+
 import numpy as np
 
 _grad_enabled = True
@@ -320,13 +322,23 @@ def backward(tensor, grad=None):
             "(did you forget requires_grad=True, or call it inside no_grad?)"
         )
     grad = _check_grad_output(tensor, grad, "backward")
-    for leaf, leaf_grad in run_backward([tensor], [grad]).values():
-        leaf_grad = leaf_grad.detach()
-        if leaf.grad is None:
-            # A fresh array: the leaf's gradient never shares memory with the graph.
-            leaf.grad = _Tensor._wrap(np.array(leaf_grad.data, copy=True))
-        else:
-            leaf.grad = _Tensor._wrap(leaf.grad.data + leaf_grad.data)
+    found = list(run_backward([tensor], [grad]).values())
+    handed_out = Counter(id(leaf_grad.data) for _, leaf_grad in found)
+    for leaf, leaf_grad in found:
+        array = leaf_grad.data
+        if leaf.grad is not None:
+            leaf.grad = _Tensor._wrap(leaf.grad.data + array)
+            continue
+        # A leaf's .grad must own its memory (users scale it in place, e.g. to clip).
+        # Most gradients arrive as fresh arrays; copy only one that may be shared.
+        shared = (
+            array.base is not None  # a view of something else
+            or handed_out[id(array)] > 1  # the same array for two leaves (as Add gives)
+            or array is grad.data  # the caller's own gradient
+            or array is leaf.data
+            or not array.flags.writeable
+        )
+        leaf.grad = _Tensor._wrap(array.copy() if shared else array)
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False):
