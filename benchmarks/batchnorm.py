@@ -61,23 +61,6 @@ def minigrad_step(impl, x, dy, channels):
     return step
 
 
-def minigrad_grad_step(x, dy, channels):
-    """The fused step through ``mg.grad``: the same kernels, without the engine's copy of
-    each leaf gradient into ``.grad`` (8 MiB here)."""
-    xt = mg.Tensor(x, requires_grad=True)
-    weight = mg.Tensor(np.ones(channels, dtype=x.dtype), requires_grad=True)
-    bias = mg.Tensor(np.zeros(channels, dtype=x.dtype), requires_grad=True)
-    running_mean = mg.Tensor(np.zeros(channels, dtype=x.dtype))
-    running_var = mg.Tensor(np.ones(channels, dtype=x.dtype))
-    upstream = mg.Tensor(dy)
-
-    def step():
-        y = F.batch_norm(xt, running_mean, running_var, weight, bias, training=True, impl="fused")
-        mg.grad(y, [xt, weight, bias], grad_outputs=upstream)
-
-    return step
-
-
 def torch_step(torch, x, dy, channels):
     xt = torch.tensor(x, requires_grad=True)
     weight = torch.ones(channels, requires_grad=True)
@@ -231,8 +214,6 @@ def main():
 
     print(f"  fused     {fused:8.2f} ms   (Numba {numba.__version__}, threading layer "
           f"{numba.threading_layer()}, {numba.get_num_threads()} threads; {threads.CHOICE})")
-    via_grad = median_ms(minigrad_grad_step(x, dy, channels), repeats)
-    print(f"  fused     {via_grad:8.2f} ms   through mg.grad (no copy of the input's gradient into .grad)")
     composed = median_ms(minigrad_step("composed", x, dy, channels), max(5, repeats // 4))
     print(f"  composed  {composed:8.2f} ms   fused is {composed / fused:5.1f}x faster (target >= 10x)")
     try:
