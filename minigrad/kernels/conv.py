@@ -1,0 +1,239 @@
+"""conv2d's memory passes as parallel Numba kernels over C-contiguous NumPy arrays.
+
+The matrix products of conv2d stay with NumPy's BLAS; everything around them is here,
+each a single pass over memory on all threads:
+
+* ``im2col``: the (C*kH*kW, N*OH*OW) column matrix straight from the unpadded input
+  (the padding is a bounds check: zeros are written, no padded copy is made);
+* ``col2im``: its adjoint, adding the columns back straight into a fresh (N, C, H, W)
+  array (no padded buffer, no final transpose);
+* ``rows_to_images``: the product (C_out, N*P) to the output (N, C_out, P), plus a bias;
+* ``images_to_rows``: the upstream gradient (N, C_out, P) to (C_out, N*P).
+
+Every kernel takes ``prange`` over independent (row or channel, image) blocks, so no two
+threads ever write the same element, and each block is one contiguous run of the
+column matrix. The geometry (kernel, stride, padding, dilation, output size) comes in
+as ints; groups need nothing here, since the channel axis leads the column matrix and
+a group is a block of its rows.
+
+With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
+``range``), which is how tests/test_conv_kernels.py covers it on small shapes.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .threads import single_thread_below
+
+U = np.uint64  # the index type inside the kernels (see im2col_kernel)
+
+# Below this many elements moved, a kernel runs on one thread: waking a worker costs
+# more than it saves.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+@njit(cache=True)
+def _valid_range(offset, stride, size, count):
+    """The positions t in [0, count) with 0 <= t*stride + offset < size, as (lo, hi)."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = (size - 1 - offset) // stride + 1
+    if hi > count:
+        hi = count
+    if lo > count:
+        lo = count
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def copy_row(source, start, step, target, first, count):
+    """target[first + s] = source[start + s * step] for s < count (unsigned indices)."""
+    if step == 1:
+        for s in range(count):
+            target[first + s] = source[start + s]
+    else:
+        for s in range(count):
+            target[first + s] = source[start + s * step]
+
+
+@njit(cache=True, inline="always")
+def add_row(source, start, target, first, step, count):
+    """target[first + s * step] += source[start + s] for s < count (unsigned indices)."""
+    if step == 1:
+        for s in range(count):
+            target[first + s] += source[start + s]
+    else:
+        for s in range(count):
+            target[first + s * step] += source[start + s]
+
+
+# ---------------------------------------------------------------------------------
+# kernels
+# ---------------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Columns (C*kH*kW, N*OH*OW) of ``x`` (N, C, H, W): row (c, i, j), column (n, r, s)
+    holds x[n, c, r*sh + i*dh - ph, s*sw + j*dw - pw], zero outside the image."""
+    n, c, h, w = x.shape
+    rows = c * kh * kw
+    plane = oh * ow
+    flat_out = out.reshape(-1)
+    flat_x = x.reshape(-1)
+    zero = x.dtype.type(0)
+    for task in prange(rows * n):
+        row = task // n
+        b = task - row * n
+        ch = row // (kh * kw)
+        offset = row - ch * (kh * kw)
+        i = offset // kw
+        j = offset - i * kw
+        col0 = j * dw - pw
+        lo, hi = _valid_range(col0, sw, w, ow)
+        # Unsigned indices: Numba then skips the negative-index wraparound test, and
+        # the copy loops vectorize.
+        count = U(hi - lo)
+        step = U(sw)
+        base = U(row * n * plane + b * plane)
+        for r in range(oh):
+            y = r * sh + i * dh - ph
+            start = base + U(r * ow)
+            if y < 0 or y >= h:
+                for s in range(U(ow)):
+                    flat_out[start + s] = zero
+                continue
+            for s in range(U(lo)):
+                flat_out[start + s] = zero
+            if hi > lo:  # else lo * sw + col0 may be negative
+                copy_row(flat_x, U(((b * c + ch) * h + y) * w + lo * sw + col0), step,
+                         flat_out, start + U(lo), count)
+            for s in range(U(hi), U(ow)):
+                flat_out[start + s] = zero
+    return out
+
+
+@njit(parallel=True, cache=True)
+def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """The adjoint of ``im2col_kernel``: (N, C, H, W), each input position the sum of the
+    column entries that were copied from it. One task per (channel, image) block, so
+    each thread adds into its own blocks only."""
+    n, c, h, w = out.shape
+    plane = oh * ow
+    flat_out = out.reshape(-1)
+    flat_columns = columns.reshape(-1)
+    zero = columns.dtype.type(0)
+    for task in prange(c * n):
+        ch = task // n
+        b = task - ch * n
+        block = U((b * c + ch) * h * w)
+        for t in range(U(h * w)):
+            flat_out[block + t] = zero
+        for i in range(kh):
+            r_lo, r_hi = _valid_range(i * dh - ph, sh, h, oh)
+            for j in range(kw):
+                col0 = j * dw - pw
+                lo, hi = _valid_range(col0, sw, w, ow)
+                count = U(hi - lo)
+                step = U(sw)
+                row = (ch * kh + i) * kw + j
+                base = U(row * n * plane + b * plane + lo)
+                if hi <= lo:  # no valid column (and lo * sw + col0 may be negative)
+                    continue
+                for r in range(r_lo, r_hi):
+                    y = r * sh + i * dh - ph
+                    add_row(flat_columns, base + U(r * ow), flat_out,
+                            block + U(y * w + lo * sw + col0), step, count)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def rows_to_images(product, bias, out):
+    """(C_out, N*P) -> (N, C_out, P), adding ``bias[o]`` to output channel o."""
+    c_out, total = product.shape
+    n = out.shape[0]
+    plane = total // n
+    flat_out = out.reshape(-1)
+    flat_product = product.reshape(-1)
+    for task in prange(n * c_out):
+        b = task // c_out
+        o = task - b * c_out
+        value = bias[o]
+        target = U(task * plane)
+        source = U(o * total + b * plane)
+        for p in range(U(plane)):
+            flat_out[target + p] = flat_product[source + p] + value
+    return out
+
+
+@njit(parallel=True, cache=True)
+def images_to_rows(images, out):
+    """(N, C_out, P) -> (C_out, N*P), the upstream gradient laid out as columns."""
+    n, c_out, plane = images.shape
+    flat_out = out.reshape(-1)
+    flat_images = images.reshape(-1)
+    for task in prange(c_out * n):
+        o = task // n
+        b = task - o * n
+        target = U(task * plane)
+        source = U((b * c_out + o) * plane)
+        for p in range(U(plane)):
+            flat_out[target + p] = flat_images[source + p]
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# the calls from minigrad/ops/conv.py: shapes and geometry in, every element of ``out``
+# written (``out`` C-contiguous, of the dtype of the input; fresh or recycled, never
+# zeroed first)
+# ---------------------------------------------------------------------------------
+def _ints(kernel, geometry, out_size):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
+    return kh, kw, sh, sw, ph, pw, dh, dw, out_size[0], out_size[1]
+
+
+def im2col(x, kernel, geometry, out_size, out=None):
+    """Columns of ``x`` (N, C, H, W): (C*kH*kW, N*OH*OW)."""
+    x = np.ascontiguousarray(x)
+    n, c = x.shape[:2]
+    if out is None:
+        out = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), x.dtype)
+    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
+        im2col_kernel(x, out, *_ints(kernel, geometry, out_size))
+    return out
+
+
+def col2im(columns, input_shape, kernel, geometry, out_size, out=None):
+    """The adjoint of ``im2col``: (C*kH*kW, N*OH*OW) -> (N, C, H, W)."""
+    columns = np.ascontiguousarray(columns)
+    if out is None:
+        out = np.empty(input_shape, columns.dtype)
+    with single_thread_below(columns.size, PARALLEL_MIN_SIZE):
+        col2im_kernel(columns, out, *_ints(kernel, geometry, out_size))
+    return out
+
+
+def output_from_product(product, bias, n, out_size, out=None):
+    """(C_out, N*OH*OW) -> (N, C_out, OH, OW), plus ``bias`` (C_out,) or None."""
+    product = np.ascontiguousarray(product)
+    c_out = product.shape[0]
+    if bias is None:
+        bias = np.zeros(c_out, dtype=product.dtype)
+    bias = np.ascontiguousarray(bias, dtype=product.dtype)
+    if out is None:
+        out = np.empty((n, c_out) + tuple(out_size), product.dtype)
+    with single_thread_below(product.size, PARALLEL_MIN_SIZE):
+        rows_to_images(product, bias, out.reshape(n, c_out, -1))
+    return out
+
+
+def grad_rows(grad, out=None):
+    """The upstream gradient (N, C_out, OH, OW) as (C_out, N*OH*OW)."""
+    grad = np.ascontiguousarray(grad)
+    n, c_out = grad.shape[:2]
+    if out is None:
+        out = np.empty((c_out, grad.size // c_out), grad.dtype)
+    with single_thread_below(grad.size, PARALLEL_MIN_SIZE):
+        images_to_rows(grad.reshape(n, c_out, -1), out)
+    return out
