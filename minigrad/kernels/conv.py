@@ -70,6 +70,21 @@ def add_row(source, start, target, first, step, count):
             target[first + s * step] += source[start + s]
 
 
+@njit(cache=True)
+def _column_masks(same_width, kw, pw, dw, w, plane):
+    """For the stride-1, output-as-wide-as-input case: masks[j, p], whether position p
+    of an output plane (width w) has its input column, for kernel column j, inside the
+    image. Empty otherwise."""
+    masks = np.zeros((kw, plane if same_width else 0), dtype=np.bool_)
+    if same_width:
+        for j in range(kw):
+            lo, hi = _valid_range(j * dw - pw, 1, w, w)
+            for p in range(plane):
+                s = p % w
+                masks[j, p] = lo <= s < hi
+    return masks
+
+
 # ---------------------------------------------------------------------------------
 # kernels
 # ---------------------------------------------------------------------------------
@@ -83,6 +98,10 @@ def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     flat_out = out.reshape(-1)
     flat_x = x.reshape(-1)
     zero = x.dtype.type(0)
+    # Stride 1 and an output as wide as the input (padding "same"): output position p of
+    # a row (c, i, j) reads input position p + a fixed shift, so rows need not be split.
+    same_width = sh == 1 and sw == 1 and ow == w
+    masks = _column_masks(same_width, kw, pw, dw, w, plane)
     for task in prange(rows * n):
         row = task // n
         b = task - row * n
@@ -97,6 +116,26 @@ def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
         count = U(hi - lo)
         step = U(sw)
         base = U(row * n * plane + b * plane)
+        if same_width:
+            r_lo, r_hi = _valid_range(i * dh - ph, 1, h, oh)
+            if r_hi > r_lo and hi > lo:
+                # One long run from row r_lo to row r_hi - 1, the mask zeroing the
+                # positions whose input column lies outside the image.
+                first = r_lo * ow + lo
+                last = (r_hi - 1) * ow + hi
+                for s in range(U(first)):
+                    flat_out[base + s] = zero
+                source = U((b * c + ch) * h * w + (i * dh - ph) * w + col0 + first)
+                target = base + U(first)
+                valid = masks[j, first:]
+                for s in range(U(last - first)):
+                    flat_out[target + s] = flat_x[source + s] if valid[s] else zero
+                for s in range(U(last), U(plane)):
+                    flat_out[base + s] = zero
+            else:
+                for s in range(U(plane)):
+                    flat_out[base + s] = zero
+            continue
         for r in range(oh):
             y = r * sh + i * dh - ph
             start = base + U(r * ow)
@@ -115,36 +154,59 @@ def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 
 
 @njit(parallel=True, cache=True)
-def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, images_per_task):
     """The adjoint of ``im2col_kernel``: (N, C, H, W), each input position the sum of the
-    column entries that were copied from it. One task per (channel, image) block, so
-    each thread adds into its own blocks only."""
+    column entries that were copied from it.
+
+    One task per channel and run of ``images_per_task`` images: each thread adds into
+    its own (image, channel) blocks only, and a task reads each of its kH*kW rows of
+    columns as one contiguous run while its blocks stay in cache.
+    """
     n, c, h, w = out.shape
     plane = oh * ow
     flat_out = out.reshape(-1)
     flat_columns = columns.reshape(-1)
     zero = columns.dtype.type(0)
-    for task in prange(c * n):
-        ch = task // n
-        b = task - ch * n
-        block = U((b * c + ch) * h * w)
-        for t in range(U(h * w)):
-            flat_out[block + t] = zero
+    same_width = sh == 1 and sw == 1 and ow == w  # as in im2col_kernel
+    masks = _column_masks(same_width, kw, pw, dw, w, plane)
+    runs = (n + images_per_task - 1) // images_per_task
+    for task in prange(c * runs):
+        ch = task // runs
+        b_first = (task - ch * runs) * images_per_task
+        b_last = min(n, b_first + images_per_task)
+        for b in range(b_first, b_last):
+            block = U((b * c + ch) * h * w)
+            for t in range(U(h * w)):
+                flat_out[block + t] = zero
         for i in range(kh):
             r_lo, r_hi = _valid_range(i * dh - ph, sh, h, oh)
             for j in range(kw):
                 col0 = j * dw - pw
                 lo, hi = _valid_range(col0, sw, w, ow)
+                if hi <= lo or r_hi <= r_lo:  # nothing valid (lo * sw + col0 may be negative)
+                    continue
                 count = U(hi - lo)
                 step = U(sw)
                 row = (ch * kh + i) * kw + j
-                base = U(row * n * plane + b * plane + lo)
-                if hi <= lo:  # no valid column (and lo * sw + col0 may be negative)
-                    continue
-                for r in range(r_lo, r_hi):
-                    y = r * sh + i * dh - ph
-                    add_row(flat_columns, base + U(r * ow), flat_out,
-                            block + U(y * w + lo * sw + col0), step, count)
+                # the run of position p: column position p adds into input position
+                # p + shift, where p's column lies in [lo, hi)
+                first = r_lo * ow + lo
+                last = (r_hi - 1) * ow + hi
+                shift = (i * dh - ph) * w + col0
+                valid = masks[j, first:]
+                for b in range(b_first, b_last):
+                    block = U((b * c + ch) * h * w)
+                    base = U(row * n * plane + b * plane)
+                    if same_width:
+                        source = base + U(first)
+                        target = block + U(shift + first)
+                        for p in range(U(last - first)):  # a select, not a branch: vectorizes
+                            flat_out[target + p] += flat_columns[source + p] if valid[p] else zero
+                        continue
+                    for r in range(r_lo, r_hi):
+                        y = r * sh + i * dh - ph
+                        add_row(flat_columns, base + U(r * ow + lo), flat_out,
+                                block + U(y * w + lo * sw + col0), step, count)
     return out
 
 
@@ -209,8 +271,11 @@ def col2im(columns, input_shape, kernel, geometry, out_size, out=None):
     columns = np.ascontiguousarray(columns)
     if out is None:
         out = np.empty(input_shape, columns.dtype)
+    # enough images per task to read runs of about 16 KiB, and at least two tasks per thread
+    images = max(1, min((1 << 14) // max(1, out_size[0] * out_size[1] * columns.itemsize),
+                        input_shape[0] * input_shape[1] // 4))
     with single_thread_below(columns.size, PARALLEL_MIN_SIZE):
-        col2im_kernel(columns, out, *_ints(kernel, geometry, out_size))
+        col2im_kernel(columns, out, *_ints(kernel, geometry, out_size), images)
     return out
 
 
