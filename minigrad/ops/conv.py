@@ -163,26 +163,26 @@ FLAT_MAX_WASTE = 0.25
 # Column matrices of at least this many elements (C*kH*kW * N*OH*OW) are made, folded
 # back and laid out by the parallel Numba kernels of minigrad/kernels/conv.py; smaller
 # ones by the NumPy code here. Measured on whole forward+backward steps (float32, 3x3,
-# padding 1, 2 cores): the kernels lose below about 150k elements (the digits layer,
-# 37k: 0.40 against 0.35 ms), draw around 300k and win from about 450k (28x28 digits
-# with 16 filters, 452k: 1.45 against 1.9 ms; the benchmark's layer, 4.7M: 11.8 against 15 ms).
-KERNEL_MIN_SIZE = 400_000
+# padding 1, 2 cores, medians): the kernels lose on the digits layer (37k elements:
+# 0.33-0.40 against 0.21 ms), draw from about 70k to 110k, and win from about 150k
+# (x (64, 1, 16, 16), 147k: 0.45-0.53 against 0.55-0.57 ms; x (64, 1, 28, 28), 452k:
+# 1.1 against 1.6 ms; the benchmark's layer, 4.7M: about 10.5 against 15 ms).
+KERNEL_MIN_SIZE = 1 << 17
 
 
-def _output_shape(input_shape, kernel, geometry):
-    h, w = input_shape[2:]
-    return tuple(
-        _output_size(size, k, s, p, d)
-        for size, k, s, p, d in zip((h, w), kernel, geometry.stride, geometry.padding, geometry.dilation)
-    )
-
-
-def _use_kernels(input_shape, kernel, geometry):
-    """Whether this convolution's memory passes go to the Numba kernels: a function of
-    the shapes only, so the forward and every backward of one convolution agree."""
-    n, c = input_shape[:2]
-    oh, ow = _output_shape(input_shape, kernel, geometry)
-    return c * kernel[0] * kernel[1] * n * oh * ow >= KERNEL_MIN_SIZE
+def _plan(input_shape, kernel, geometry):
+    """``((OH, OW), width, kernels)``: the output size; how many columns a row of outputs
+    takes in the column matrix (OW, or the padded width Wp in the stride-1 flat layout);
+    and whether the Numba kernels do the memory passes. A function of the shapes only,
+    so the forward and every backward of one convolution agree."""
+    n, c, h, w = input_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
+    oh = _output_size(h, kh, sh, ph, dh)
+    ow = _output_size(w, kw, sw, pw, dw)
+    kernels = c * kh * kw * n * oh * ow >= KERNEL_MIN_SIZE
+    padded_width = w + 2 * pw
+    flat = not kernels and sh == 1 and sw == 1 and padded_width <= (1 + FLAT_MAX_WASTE) * ow
+    return (oh, ow), (padded_width if flat else ow), kernels
 
 
 def _kernels():
@@ -194,17 +194,10 @@ def _kernels():
 
 
 def _layout(input_shape, kernel, geometry):
-    """``((OH, OW), width)``: the output size, and how many columns a row of outputs
-    takes in the column matrix (OW, or the padded width Wp in the stride-1 layout, which
-    the Numba kernels never need)."""
-    oh, ow = _output_shape(input_shape, kernel, geometry)
-    padded_width = input_shape[3] + 2 * geometry.padding[1]
-    flat = (
-        geometry.stride == (1, 1)
-        and padded_width <= (1 + FLAT_MAX_WASTE) * ow
-        and not _use_kernels(input_shape, kernel, geometry)
-    )
-    return (oh, ow), (padded_width if flat else ow)
+    """``((OH, OW), width)`` of ``_plan``: the output size, and how many columns a row of
+    outputs takes in the column matrix (OW, or the padded width Wp in the stride-1
+    layout, which the Numba kernels never need)."""
+    return _plan(input_shape, kernel, geometry)[:2]
 
 
 def im2col(x, kernel, geometry):
@@ -217,8 +210,8 @@ def im2col(x, kernel, geometry):
     n, c, h, w = x.shape
     kh, kw = kernel
     (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-    (oh, ow), width = _layout(x.shape, kernel, geometry)
-    if _use_kernels(x.shape, kernel, geometry):
+    (oh, ow), width, kernels = _plan(x.shape, kernel, geometry)
+    if kernels:
         out = _recycler.get((c * kh * kw, n * oh * ow), x.dtype)
         columns = _kernels().im2col(x, kernel, geometry, (oh, ow), out=out)
         return columns.reshape(geometry.groups, -1, n * oh * ow)
@@ -254,8 +247,8 @@ def col2im(columns, input_shape, kernel, geometry):
     n, c, h, w = input_shape
     kh, kw = kernel
     (ph, pw), (dh, dw) = geometry.padding, geometry.dilation
-    (oh, ow), width = _layout(input_shape, kernel, geometry)
-    if _use_kernels(input_shape, kernel, geometry):
+    (oh, ow), width, kernels = _plan(input_shape, kernel, geometry)
+    if kernels:
         out = _recycler.get(tuple(input_shape), columns.dtype)
         return _kernels().col2im(columns.reshape(c * kh * kw, -1), input_shape, kernel, geometry,
                                  (oh, ow), out=out)
@@ -286,8 +279,8 @@ def grad_columns(grad, input_shape, kernel, geometry):
     """The upstream gradient (N, C_out, OH, OW) laid out as the columns of the output:
     (groups, C_out/groups, N*OH*width), zero in the columns the layout ignores."""
     n, c_out, oh, ow = grad.shape
-    _, width = _layout(input_shape, kernel, geometry)
-    if _use_kernels(input_shape, kernel, geometry):
+    _, width, kernels = _plan(input_shape, kernel, geometry)
+    if kernels:
         out = _workspace.get("grad_columns", (c_out, n * oh * ow), grad.dtype)
         matrix = _kernels().grad_rows(grad, out=out)
     elif width == ow:
@@ -326,8 +319,8 @@ def conv2d_forward(x, weight, geometry, bias=None):
     columns = im2col(x, (kh, kw), geometry)
     # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
     product = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
-    (oh, ow), width = _layout(x.shape, (kh, kw), geometry)
-    if _use_kernels(x.shape, (kh, kw), geometry):
+    (oh, ow), width, kernels = _plan(x.shape, (kh, kw), geometry)
+    if kernels:
         out = _recycler.get((n, c_out, oh, ow), product.dtype)
         _kernels().output_from_product(product.reshape(c_out, -1), bias, n, (oh, ow), out=out)
         return out, columns
