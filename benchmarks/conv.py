@@ -12,12 +12,18 @@ rounds is printed. Run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, so OpenB
 picks the kernels for this CPU:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py
+
+The first case runs on the Numba kernels of minigrad/kernels/conv.py, the second on the
+NumPy path (see KERNEL_MIN_SIZE in minigrad/ops/conv.py). Last, the first conv2d call
+of a fresh process on the kernels, without and with Numba's on-disk cache.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -64,6 +70,34 @@ def measure(library, x_shape, w_shape, repeats):
     return statistics.median(times), min(times)
 
 
+FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numpy as np, minigrad as mg, minigrad.nn.functional as F
+x = mg.tensor(np.ones((64, 32, 16, 16), dtype=np.float32), requires_grad=True)
+w = mg.tensor(np.ones((64, 32, 3, 3), dtype=np.float32), requires_grad=True)
+F.conv2d(x, w, padding=1).sum().backward()
+print(time.perf_counter() - start)
+"""
+
+
+def first_call_seconds(cache_dir):
+    """A fresh process: import, then one conv2d forward+backward on the kernels (float32)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
+def path_of(x_shape, w_shape):
+    from minigrad.ops import conv as conv_ops
+
+    geometry = conv_ops.Geometry((1, 1), (PADDING, PADDING), (1, 1), 1)
+    return "Numba kernels" if conv_ops._plan(x_shape, w_shape[2:], geometry)[2] else "NumPy"
+
+
 def in_subprocess(library, x_shape, w_shape, repeats):
     arguments = json.dumps([library, x_shape, w_shape, repeats])
     result = subprocess.run(
@@ -90,7 +124,7 @@ def main():
                 theirs.append(in_subprocess("torch", x_shape, w_shape, repeats))
         ours_ms = statistics.median(m for m, _ in ours)
         ours_best = min(b for _, b in ours)
-        line = f"{name}: minigrad {ours_ms:7.2f} ms (best {ours_best:6.2f})"
+        line = f"{name}: minigrad {ours_ms:7.2f} ms (best {ours_best:6.2f}, {path_of(x_shape, w_shape)})"
         if with_torch:
             theirs_ms = statistics.median(m for m, _ in theirs)
             theirs_best = min(b for _, b in theirs)
@@ -102,6 +136,11 @@ def main():
     print(f"(forward + backward, float32, padding {PADDING}, {THREADS} threads; median of {ROUNDS} "
           "processes' medians, and the best single repeat, which is steadier on a busy machine; "
           "target ratio <= 1.5 for the first case)")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold = first_call_seconds(cache_dir)
+        warm = first_call_seconds(cache_dir)
+    print(f"first conv2d forward+backward on the kernels in a fresh process (import included): "
+          f"{cold:.2f} s compiling, {warm:.2f} s from Numba's on-disk cache")
 
 
 if __name__ == "__main__":
