@@ -16,6 +16,15 @@ column matrix. The geometry (kernel, stride, padding, dilation, output size) com
 as ints; groups need nothing here, since the channel axis leads the column matrix and
 a group is a block of its rows.
 
+Threads, measured on 2 cores: right after an OpenBLAS matrix product (as every one of
+these kernels runs in a training step), OpenBLAS's worker thread keeps spinning for a
+while (about 0.1 s by default), and the second Numba thread gets little of that core:
+the kernels then run at about their one-thread speed (im2col of the benchmark's layer,
+19 MB of columns: 1.3 ms either way in a step; 0.45 ms on 2 threads with
+OPENBLAS_NUM_THREADS=1). So the loops are made fast on one thread first: unsigned
+indices (no negative-index test, so the copies vectorize), and for stride 1 with an
+output as wide as the input one masked run per (row, image) instead of OH short rows.
+
 With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 ``range``), which is how tests/test_conv_kernels.py covers it on small shapes.
 """

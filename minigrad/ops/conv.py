@@ -12,8 +12,10 @@ For large problems (``KERNEL_MIN_SIZE``) the memory passes around the three matr
 products run as parallel Numba kernels (minigrad/kernels/conv.py, imported on first
 use): im2col straight from the unpadded input, col2im straight into the (N, C, H, W)
 result, and the two layout changes between (C_out, N*OH*OW) and (N, C_out, OH, OW),
-the bias added on the way. Small problems stay in NumPy, which also is the reference
-the kernels are tested against; the stride-1 flat layout below is used on that path only.
+the bias added on the way; the large arrays that outlive a call (the kept columns,
+the output, the input gradient) are recycled once nothing refers to them. Small
+problems stay in NumPy, which is also the reference the kernels are tested against;
+the stride-1 flat layout below is used on that path only.
 
 Three Functions close the loop for higher derivatives: ``Conv2d`` (the forward),
 ``Conv2dInputGrad`` (a transposed convolution) and ``Conv2dWeightGrad``. Each is linear
