@@ -186,3 +186,20 @@ def test_numba_is_imported_only_for_a_large_convolution():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip(), "the kernels package configured the threads"
+
+
+def test_other_dtypes_take_numpy_in_the_same_layout(monkeypatch):
+    # float16 has no kernels: on a "kernels" shape it goes through NumPy in the strided
+    # layout, which must still meet the float32 gradient's layout in the weight gradient.
+    x16 = draw(2, 3, 6, 6, seed=1, dtype=np.float16)
+    w32 = draw(4, 3, 3, 3, seed=2, dtype=np.float32)
+    grads = []
+    for path in (numpy_path, numba_path):
+        path(monkeypatch)
+        x, w = mg.tensor(x16, requires_grad=True), mg.tensor(w32, requires_grad=True)
+        out = F.conv2d(x, w, padding=1)
+        out.backward(draw(*out.shape, seed=3, dtype=np.float32))
+        grads.append((out.data, x.grad.data, w.grad.data))
+    for a, e in zip(*grads):
+        assert a.dtype == e.dtype
+        np.testing.assert_allclose(a, e, rtol=1e-3, atol=1e-3)

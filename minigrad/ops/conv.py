@@ -187,6 +187,11 @@ def _plan(input_shape, kernel, geometry):
     return (oh, ow), (padded_width if flat else ow), kernels
 
 
+# The dtypes the kernels are compiled for; others (float16, integers, complex) take the
+# NumPy code even when _plan says "kernels", in the same (strided) layout.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _kernels():
     """minigrad/kernels/conv.py, imported on first use (importing minigrad does not
     import Numba; the kernels package sets up the threads first)."""
@@ -213,7 +218,7 @@ def im2col(x, kernel, geometry):
     kh, kw = kernel
     (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
     (oh, ow), width, kernels = _plan(x.shape, kernel, geometry)
-    if kernels:
+    if kernels and x.dtype in KERNEL_DTYPES:
         out = _recycler.get((c * kh * kw, n * oh * ow), x.dtype)
         columns = _kernels().im2col(x, kernel, geometry, (oh, ow), out=out)
         return columns.reshape(geometry.groups, -1, n * oh * ow)
@@ -250,7 +255,7 @@ def col2im(columns, input_shape, kernel, geometry):
     kh, kw = kernel
     (ph, pw), (dh, dw) = geometry.padding, geometry.dilation
     (oh, ow), width, kernels = _plan(input_shape, kernel, geometry)
-    if kernels:
+    if kernels and columns.dtype in KERNEL_DTYPES:
         out = _recycler.get(tuple(input_shape), columns.dtype)
         return _kernels().col2im(columns.reshape(c * kh * kw, -1), input_shape, kernel, geometry,
                                  (oh, ow), out=out)
@@ -282,7 +287,7 @@ def grad_columns(grad, input_shape, kernel, geometry):
     (groups, C_out/groups, N*OH*width), zero in the columns the layout ignores."""
     n, c_out, oh, ow = grad.shape
     _, width, kernels = _plan(input_shape, kernel, geometry)
-    if kernels:
+    if kernels and grad.dtype in KERNEL_DTYPES:
         out = _workspace.get("grad_columns", (c_out, n * oh * ow), grad.dtype)
         matrix = _kernels().grad_rows(grad, out=out)
     elif width == ow:
@@ -322,7 +327,7 @@ def conv2d_forward(x, weight, geometry, bias=None):
     # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
     product = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
     (oh, ow), width, kernels = _plan(x.shape, (kh, kw), geometry)
-    if kernels:
+    if kernels and product.dtype in KERNEL_DTYPES:
         out = _recycler.get((n, c_out, oh, ow), product.dtype)
         _kernels().output_from_product(product.reshape(c_out, -1), bias, n, (oh, ow), out=out)
         return out, columns
