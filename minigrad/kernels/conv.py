@@ -1,18 +1,19 @@
 """conv2d's memory passes as parallel Numba kernels over C-contiguous NumPy arrays.
 
 The matrix products of conv2d stay with NumPy's BLAS; everything around them is here,
-each a single pass over memory on all threads:
+each a single pass over memory, split over the threads:
 
 * ``im2col``: the (C*kH*kW, N*OH*OW) column matrix straight from the unpadded input
   (the padding is a bounds check: zeros are written, no padded copy is made);
-* ``col2im``: its adjoint, adding the columns back straight into a fresh (N, C, H, W)
-  array (no padded buffer, no final transpose);
+* ``col2im``: its adjoint, adding the columns back straight into the (N, C, H, W)
+  result (no padded buffer, no final transpose);
 * ``rows_to_images``: the product (C_out, N*P) to the output (N, C_out, P), plus a bias;
 * ``images_to_rows``: the upstream gradient (N, C_out, P) to (C_out, N*P).
 
 Every kernel takes ``prange`` over independent (row or channel, image) blocks, so no two
-threads ever write the same element, and each block is one contiguous run of the
-column matrix. The geometry (kernel, stride, padding, dilation, output size) comes in
+threads ever write the same element, and reads or writes the column matrix in
+contiguous runs. The results go into ``out`` arrays the caller passes (fresh, or
+recycled by minigrad/ops/conv.py), every element written. The geometry (kernel, stride, padding, dilation, output size) comes in
 as ints; groups need nothing here, since the channel axis leads the column matrix and
 a group is a block of its rows.
 
