@@ -323,22 +323,30 @@ def backward(tensor, grad=None):
         )
     grad = _check_grad_output(tensor, grad, "backward")
     found = list(run_backward([tensor], [grad]).values())
-    handed_out = Counter(id(leaf_grad.data) for _, leaf_grad in found)
-    for leaf, leaf_grad in found:
+    roots = [_memory_root(leaf_grad.data) for _, leaf_grad in found]
+    handed_out = Counter(id(root) for root in roots)
+    for (leaf, leaf_grad), root in zip(found, roots):
         array = leaf_grad.data
         if leaf.grad is not None:
             leaf.grad = _Tensor._wrap(leaf.grad.data + array)
             continue
         # A leaf's .grad must own its memory (users scale it in place, e.g. to clip).
-        # Most gradients arrive as fresh arrays; copy only one that may be shared.
+        # Most gradients arrive as fresh arrays (or views of one, after a reshape): copy
+        # only one whose memory something else may hold too.
         shared = (
-            array.base is not None  # a view of something else
-            or handed_out[id(array)] > 1  # the same array for two leaves (as Add gives)
-            or array is grad.data  # the caller's own gradient
-            or array is leaf.data
-            or not array.flags.writeable
+            handed_out[id(root)] > 1  # the same memory for two leaves (as Add gives)
+            or root is _memory_root(grad.data)  # the caller's own gradient
+            or root is _memory_root(leaf.data)
+            or not array.flags.writeable  # a broadcast view
         )
         leaf.grad = _Tensor._wrap(array.copy() if shared else array)
+
+
+def _memory_root(array):
+    """The array that owns the memory ``array`` views."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False):

@@ -384,3 +384,19 @@ def test_third_derivative(name, fn, third):
     # and gradgradcheck of the first derivative checks third derivatives numerically
     first = lambda t: mg.grad(fn(t).sum(), t, create_graph=True)[0]  # noqa: E731
     assert mg.gradgradcheck(first, [f64(values)])
+
+
+def test_leaf_grads_own_their_memory_even_when_the_graph_hands_out_views():
+    # Add gives one gradient array to both operands; a reshape makes one of them a view.
+    a = mg.ones(2, 2, requires_grad=True)
+    b = mg.ones(4, requires_grad=True)
+    (a.reshape(4) + b).backward(mg.ones(4))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 0  # clipping one gradient in place leaves the other alone
+    assert b.grad.tolist() == [1.0, 1.0, 1.0, 1.0]
+    # The caller's gradient, passed through views, is never adopted as a leaf's .grad.
+    x = mg.ones(2, 2, requires_grad=True)
+    upstream = mg.tensor([1.0, 2.0, 3.0, 4.0])
+    x.reshape(4).backward(upstream)
+    assert not np.shares_memory(x.grad.data, upstream.data)
+    assert x.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
