@@ -18,6 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .. import recycle
 from .threads import single_thread_below
 
 # Reassociation lets LLVM vectorize the float64 sums; no 'nnan'/'ninf', so NaN and
@@ -60,10 +61,9 @@ def stats_partial_sums(x, shift, chunks):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def affine(x, mean, scale, shift):
-    """y = (x - mean) * scale + shift per channel, in one write (dtype of ``x``)."""
+def affine(x, mean, scale, shift, y):
+    """y = (x - mean) * scale + shift per channel, written into ``y`` (shape and dtype of ``x``)."""
     n, c, s = x.shape
-    y = np.empty_like(x)
     for i in prange(n):
         for j in range(c):
             m = mean[j]
@@ -100,10 +100,9 @@ def grad_partial_sums(x, dy, mean, chunks):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def combine(x, dy, mean, a, b, offset):
-    """dx = a * dy + b * (x - mean) + offset per channel, in one write (dtype of ``x``)."""
+def combine(x, dy, mean, a, b, offset, dx):
+    """dx = a * dy + b * (x - mean) + offset per channel, written into ``dx`` (like ``x``)."""
     n, c, s = x.shape
-    dx = np.empty_like(x)
     for i in prange(n):
         for j in range(c):
             m = mean[j]
@@ -150,7 +149,8 @@ def normalize(x, mean, scale, shift):
     """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
     dtype = x.dtype
     with _threads_for(x):
-        return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype))
+        return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype),
+                      recycle.empty(x.shape, dtype))
 
 
 def channel_grad_sums(x, dy, mean, invstd):
@@ -175,4 +175,4 @@ def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
     dtype = x.dtype
     with _threads_for(x):
         return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
-                       offset.astype(dtype))
+                       offset.astype(dtype), recycle.empty(x.shape, dtype))

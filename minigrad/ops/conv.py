@@ -28,7 +28,6 @@ as PyTorch); its gradient scatters to that offset, and the scatter's own gradien
 the gather again.
 """
 
-import sys
 import threading
 from collections import OrderedDict, namedtuple
 
@@ -36,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from ..recycle import recycler as _recycler
 
 # Everything about a convolution except the arrays; each field a pair (rows, columns),
 # groups an int.
@@ -87,45 +87,6 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
-class _Recycler(threading.local):
-    """Arrays handed out again once nothing but this list refers to them.
-
-    For the large arrays of the Numba path that outlive the call: the column matrix,
-    which a forward keeps on its ctx until the backward has run, the output and the
-    input gradient, which go to the caller. The workspace cannot hold them (a second
-    call would overwrite them while still in use), but a fresh array of that size costs
-    a page fault per 4 KiB each step (about 1 ms for the benchmark's 19 MB columns).
-    Any view of an array refers to it, so an array that only this list refers to is one
-    that nothing can read any more: handing it out again is invisible. One set per
-    thread; the least recently used array goes first.
-    """
-
-    MAX_ARRAYS = 8
-
-    def __init__(self):
-        self.arrays = []
-
-    def get(self, shape, dtype):
-        dtype = np.dtype(dtype)
-        for index in range(len(self.arrays)):
-            array = self.arrays[index]
-            # the list, ``array`` and getrefcount's argument (no enumerate: its cached
-            # tuple would hold one more)
-            if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) == 3:
-                self.arrays.append(self.arrays.pop(index))
-                return array
-        array = None
-        array = np.empty(shape, dtype)
-        self.arrays.append(array)
-        if len(self.arrays) > self.MAX_ARRAYS:
-            del self.arrays[0]
-        return array
-
-    def clear(self):
-        self.arrays.clear()
-
-
-_recycler = _Recycler()
 
 
 def _pad(x, padding, value=0.0):
