@@ -143,3 +143,27 @@ def test_kernels_are_parallel_and_cached():
     for kernel in (kernels.stats_partial_sums, kernels.affine, kernels.grad_partial_sums, kernels.combine):
         assert kernel.targetoptions.get("parallel") is True
         assert kernel._cache.__class__.__name__ == "FunctionCache"
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 16), (5, 2, 20), (2, 3, 17)])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_channel_at_a_time_path_matches_the_batch_chunked_path(shape, dtype, rtol, monkeypatch):
+    x, dy = draw(shape, dtype)
+    gamma = np.linspace(0.5, 2.0, shape[1])
+    beta = np.linspace(-1.0, 1.0, shape[1])
+    results = {}
+    for path, min_run in (("by_channel", 1), ("chunked", 10**9)):
+        monkeypatch.setattr(kernels, "BY_CHANNEL_MIN_RUN", min_run)
+        assert kernels.by_channel(x) == (path == "by_channel")
+        y, mean, var = kernels.train_forward(x, gamma, beta, 1e-5)
+        invstd = 1.0 / np.sqrt(var + 1e-5)
+        dx, sum_dy, sum_dy_xhat = kernels.train_backward(x, dy, mean, invstd, gamma)
+        results[path] = [a.copy() for a in (y, mean, var, dx, sum_dy, sum_dy_xhat)]
+    # against NumPy, and against each other
+    mean = x.astype(np.float64).mean(axis=(0, 2))
+    var = x.astype(np.float64).var(axis=(0, 2))
+    np.testing.assert_allclose(results["by_channel"][1], mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results["by_channel"][2], var, rtol=1e-10)
+    for ours, theirs in zip(results["by_channel"], results["chunked"]):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)

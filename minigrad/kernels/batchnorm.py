@@ -114,6 +114,73 @@ def combine(x, dy, mean, a, b, offset, dx):
     return dx
 
 
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def train_forward_by_channel(x, gamma, beta, eps, y, mean_out, var_out):
+    """Statistics and y for one channel at a time, one thread per channel.
+
+    A channel's values (N * S of them) are read twice, but the second read comes from
+    the core's cache: one pass over memory instead of two. Shifted float64 sums as in
+    ``stats_partial_sums``; writes y, and the mean and biased variance per channel.
+    """
+    n, c, s = x.shape
+    count = n * s
+    for j in prange(c):
+        shift = np.float64(x[0, j, 0])
+        total = 0.0
+        squares = 0.0
+        for i in range(n):
+            for t in range(s):
+                d = np.float64(x[i, j, t]) - shift
+                total += d
+                squares += d * d
+        delta = total / count
+        var = max(squares / count - delta * delta, 0.0)
+        mean = shift + delta
+        mean_out[j] = mean
+        var_out[j] = var
+        # The per-channel constants in the dtype of x, as ``affine`` uses them.
+        constants = np.empty(3, dtype=y.dtype)
+        constants[0] = mean
+        constants[1] = gamma[j] / np.sqrt(var + eps)
+        constants[2] = beta[j]
+        m, a, b = constants[0], constants[1], constants[2]
+        for i in range(n):
+            for t in range(s):
+                y[i, j, t] = (x[i, j, t] - m) * a + b
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def train_backward_by_channel(x, dy, mean, invstd, gamma, dx, sums_out):
+    """The per-channel sums, then dx, one channel at a time (the second pass from cache).
+
+    Writes dx and ``sums_out[0] = sum(dy)``, ``sums_out[1] = sum(dy * xhat)`` (float64).
+    """
+    n, c, s = x.shape
+    count = n * s
+    for j in prange(c):
+        m64 = mean[j]
+        total = 0.0
+        moment = 0.0
+        for i in range(n):
+            for t in range(s):
+                g = np.float64(dy[i, j, t])
+                total += g
+                moment += g * (np.float64(x[i, j, t]) - m64)
+        sum_dy_xhat = moment * invstd[j]
+        sums_out[0, j] = total
+        sums_out[1, j] = sum_dy_xhat
+        a64 = gamma[j] * invstd[j]
+        constants = np.empty(4, dtype=dx.dtype)
+        constants[0] = a64
+        constants[1] = -a64 * invstd[j] * sum_dy_xhat / count
+        constants[2] = -a64 * total / count
+        constants[3] = m64
+        a, b, offset, m = constants[0], constants[1], constants[2], constants[3]
+        for i in range(n):
+            for t in range(s):
+                dx[i, j, t] = a * dy[i, j, t] + b * (x[i, j, t] - m) + offset
+
+
 # ---------------------------------------------------------------------------------
 # the per-channel arithmetic around them
 # ---------------------------------------------------------------------------------
@@ -176,3 +243,45 @@ def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
     with _threads_for(x):
         return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
                        offset.astype(dtype), recycle.empty(x.shape, dtype))
+
+
+# ---------------------------------------------------------------------------------
+# a training step's forward and backward, on whichever kernels suit the shape
+# ---------------------------------------------------------------------------------
+# One channel per thread reads runs of S contiguous values; from a cache line (16
+# float32) up that is as fast as reading in order, and each channel's second pass then
+# hits the cache: about 25% faster here for (128, 64, 16, 16). Below it (the (N, C)
+# case reads runs of one value), or with fewer channels than threads, the batch-chunked
+# kernels above are used.
+BY_CHANNEL_MIN_RUN = 16
+
+
+def by_channel(x):
+    n, c, s = x.shape
+    return s >= BY_CHANNEL_MIN_RUN and c >= numba.get_num_threads()
+
+
+def train_forward(x, gamma, beta, eps):
+    """``(y, mean, var)`` of training-mode batch norm of ``x`` (N, C, S); mean and biased
+    variance float64 of shape (C,); gamma and beta float64 of shape (C,)."""
+    if by_channel(x):
+        y = recycle.empty(x.shape, x.dtype)
+        mean = np.empty(x.shape[1])
+        var = np.empty(x.shape[1])
+        with _threads_for(x):
+            train_forward_by_channel(x, gamma, beta, eps, y, mean, var)
+        return y, mean, var
+    mean, var = channel_stats(x)
+    return normalize(x, mean, gamma / np.sqrt(var + eps), beta), mean, var
+
+
+def train_backward(x, dy, mean, invstd, gamma):
+    """``(dx, sum_dy, sum_dy_xhat)`` of training-mode batch norm (see ``input_grad``)."""
+    if by_channel(x):
+        dx = recycle.empty(x.shape, x.dtype)
+        sums = np.empty((2, x.shape[1]))
+        with _threads_for(x):
+            train_backward_by_channel(x, dy, mean, invstd, gamma, dx, sums)
+        return dx, sums[0], sums[1]
+    sum_dy, sum_dy_xhat = channel_grad_sums(x, dy, mean, invstd)
+    return input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat), sum_dy, sum_dy_xhat

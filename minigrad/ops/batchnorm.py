@@ -161,16 +161,16 @@ class BatchNormFunction(Function):
         x3 = _as_3d(x)
         channels = x3.shape[1]
         count = x3.shape[0] * x3.shape[2]
-        if training:
-            mean, var = kernels.channel_stats(x3)  # float64, biased variance
-            update_running_stats(running_mean, running_var, mean, var, count, momentum)
-        else:
-            mean = running_mean.data.astype(np.float64)
-            var = running_var.data.astype(np.float64)
-        invstd = 1.0 / np.sqrt(var + eps)
         gamma = _per_channel(weight, channels, 1.0)
         beta = _per_channel(bias, channels, 0.0)
-        y3 = kernels.normalize(x3, mean, invstd * gamma, beta)
+        if training:
+            y3, mean, var = kernels.train_forward(x3, gamma, beta, eps)  # biased variance
+            update_running_stats(running_mean, running_var, mean, var, count, momentum)
+            invstd = 1.0 / np.sqrt(var + eps)
+        else:
+            mean = running_mean.data.astype(np.float64)
+            invstd = 1.0 / np.sqrt(running_var.data.astype(np.float64) + eps)
+            y3 = kernels.normalize(x3, mean, invstd * gamma, beta)
         ctx.x3 = x3  # the input itself (or its contiguous copy): no new memory
         ctx.mean = mean  # per channel: 2 * C float64 numbers are all backward needs
         ctx.invstd = invstd
@@ -189,18 +189,19 @@ class BatchNormFunction(Function):
         dy3 = _as_3d(grad.data.astype(dtype, copy=False))
         need_x, *need_affine = ctx.needs_input_grad
         grads = [None] * len(ctx.needs_input_grad)
-        # One pass over x and dy for both per-channel sums; skipped when nothing needs them
-        # (eval mode with frozen weight and bias).
-        if any(need_affine) or (need_x and ctx.training):
-            sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
-        if need_x:
-            if ctx.training:
-                dx3 = kernels.input_grad(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma,
-                                         sum_dy, sum_dy_xhat)
-            else:
+        if need_x and ctx.training:
+            # Both per-channel sums, then dx with the closed form.
+            dx3, sum_dy, sum_dy_xhat = kernels.train_backward(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma)
+        else:
+            if any(need_affine):
+                # One pass over x and dy for both sums (skipped when nothing needs them:
+                # eval mode with frozen weight and bias).
+                sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
+            if need_x:
                 # Eval: mean and invstd are constants, so dx = dy * weight * invstd.
                 zeros = np.zeros_like(ctx.mean)
                 dx3 = kernels.normalize(dy3, zeros, ctx.gamma * ctx.invstd, zeros)
+        if need_x:
             grads[0] = Tensor._wrap(dx3.reshape(grad.shape))
         position = 1
         if ctx.has_weight:
