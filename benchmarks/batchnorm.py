@@ -77,7 +77,9 @@ def torch_step(torch, x, dy, channels):
 
 
 def kernel_bandwidth(x, dy, repeats):
-    """Median time of each fused kernel and the bytes it must move, on (N, C, H*W)."""
+    """Median time of each kernel a training step runs, and the bytes it must move, on
+    (N, C, H*W): two channel-at-a-time kernels (each channel's second pass reads from
+    cache) or, for short runs, the four batch-chunked ones."""
     from minigrad.kernels import batchnorm as kernels
 
     x3 = x.reshape(x.shape[0], x.shape[1], -1)
@@ -86,13 +88,21 @@ def kernel_bandwidth(x, dy, repeats):
     mean, var = kernels.channel_stats(x3)
     invstd = 1 / np.sqrt(var + 1e-5)
     gamma = np.ones_like(mean)
-    sums = kernels.channel_grad_sums(x3, dy3, mean, invstd)
-    parts = [
-        ("stats (read x)", lambda: kernels.channel_stats(x3), 1),
-        ("normalize (read x, write y)", lambda: kernels.normalize(x3, mean, invstd, mean), 2),
-        ("grad sums (read x, dy)", lambda: kernels.channel_grad_sums(x3, dy3, mean, invstd), 2),
-        ("dx (read x, dy, write dx)", lambda: kernels.input_grad(x3, dy3, mean, invstd, gamma, *sums), 3),
-    ]
+    beta = np.zeros_like(mean)
+    if kernels.by_channel(x3):
+        parts = [
+            ("forward (read x, write y)", lambda: kernels.train_forward(x3, gamma, beta, 1e-5), 2),
+            ("backward (read x, dy, write dx)",
+             lambda: kernels.train_backward(x3, dy3, mean, invstd, gamma), 3),
+        ]
+    else:
+        sums = kernels.channel_grad_sums(x3, dy3, mean, invstd)
+        parts = [
+            ("stats (read x)", lambda: kernels.channel_stats(x3), 1),
+            ("normalize (read x, write y)", lambda: kernels.normalize(x3, mean, invstd, beta), 2),
+            ("grad sums (read x, dy)", lambda: kernels.channel_grad_sums(x3, dy3, mean, invstd), 2),
+            ("dx (read x, dy, write dx)", lambda: kernels.input_grad(x3, dy3, mean, invstd, gamma, *sums), 3),
+        ]
     results = []
     for name, fn, passes in parts:
         ms = median_ms(fn, repeats)
@@ -234,7 +244,7 @@ def main():
         total_ms += ms
         total_bytes += nbytes
         print(f"  {name:30s} {ms:6.3f} ms  {nbytes / (ms * 1e-3) / 1e9:6.1f} GB/s")
-    print(f"  {'all four kernels':30s} {total_ms:6.3f} ms  {total_bytes / (total_ms * 1e-3) / 1e9:6.1f} GB/s")
+    print(f"  {'all kernels of a step':30s} {total_ms:6.3f} ms  {total_bytes / (total_ms * 1e-3) / 1e9:6.1f} GB/s")
     print(f"  fused step, effective (x, y, dy, dx once each): "
           f"{4 * x.nbytes / (fused * 1e-3) / 1e9:6.1f} GB/s")
     copy_gbs, copy_ms = copy_bandwidth(x, repeats)

@@ -1,14 +1,18 @@
 """Batch normalization kernels over (N, C, S) C-contiguous arrays (S = H * W, or 1).
 
 Each ``@njit(parallel=True, cache=True)`` kernel takes ``prange`` over its outer loop.
-The reductions split the batch axis into chunks, one per thread, and each thread adds
-into its own row of partial sums: every thread then reads memory in order (n, c, s),
-instead of one thread per channel striding through the whole array. The partial sums
-are float64 whatever the input dtype.
+Sums are float64 whatever the input dtype. Two layouts of the work:
 
-The Python functions at the bottom (``channel_stats``, ``normalize``,
-``channel_grad_sums``, ``input_grad``) choose the number of chunks and finish the
-per-channel arithmetic (C numbers) in NumPy.
+* channel at a time (``train_forward_by_channel``, ``train_backward_by_channel``), for
+  images: each thread takes whole channels, makes the first pass (the sums) and then the
+  second (y, or dx) while the channel's N * S values are still in its cache. A training
+  step then reads x once forward and x and dy once backward.
+* batch-chunked (the other four), for short runs such as (N, C) inputs: the reductions
+  split the batch axis into chunks, one per thread, each adding into its own row of
+  partial sums, so every thread reads memory in order (n, c, s) instead of striding.
+
+The Python functions at the bottom choose the layout and the number of chunks and
+finish the per-channel arithmetic (C numbers) in NumPy.
 
 With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 ``range``), which is how the tests cover their logic on small shapes.

@@ -11,8 +11,9 @@ channel ``c`` (axis 1), over every other axis::
   its backward, and differentiating that backward again (second derivatives) works too.
   It is the definition: readable, and slow (a dozen full-size temporaries).
 * ``BatchNormFunction`` is one graph node whose forward and backward call the Numba
-  kernels of ``minigrad/kernels/batchnorm.py``: two passes over memory forward (the
-  statistics, then y), two backward (the per-channel sums, then dx) with the closed form
+  kernels of ``minigrad/kernels/batchnorm.py``: two passes over each channel forward
+  (the statistics, then y), two backward (the per-channel sums, then dx, with the closed
+  form below); for images the second pass reads the channel from cache
 
       dx = weight / (M * sqrt(var + eps)) * (M * dy - sum(dy) - xhat * sum(dy * xhat))
 
