@@ -20,10 +20,10 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+from common import compile_times
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -124,16 +124,6 @@ x = mg.Tensor(np.random.default_rng(0).standard_normal((8, 4, 3, 3)).astype(np.f
 F.batch_norm(x, None, None, training=True, impl="fused").sum().backward()
 print(time.perf_counter() - start)
 """
-
-
-def first_call_seconds(cache_dir):
-    """A fresh process: import, then one fused forward+backward (float32)."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,
-                         capture_output=True, text=True)
-    return float(out.stdout.strip())
 
 
 def loop_ms(functions, count):
@@ -255,9 +245,7 @@ def main():
           f"xhat ({x.nbytes / 2**20:.0f} MiB, one more array the size of x); x itself is kept either way")
 
     if not args.no_compile:
-        with tempfile.TemporaryDirectory() as cache_dir:
-            cold = first_call_seconds(cache_dir)
-            warm = first_call_seconds(cache_dir)
+        cold, warm = compile_times(FIRST_CALL)
         print(f"\nfirst fused call in a fresh process (import included): "
               f"{cold:.2f} s compiling, {warm:.2f} s from the on-disk cache")
 

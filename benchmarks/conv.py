@@ -19,14 +19,13 @@ of a fresh process on the kernels, without and with Numba's on-disk cache.
 """
 
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+from common import compile_times
 
 CASES = [
     ("x (64, 32, 16, 16), w (64, 32, 3, 3)", (64, 32, 16, 16), (64, 32, 3, 3), 30),
@@ -81,16 +80,6 @@ print(time.perf_counter() - start)
 """
 
 
-def first_call_seconds(cache_dir):
-    """A fresh process: import, then one conv2d forward+backward on the kernels (float32)."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,
-                         capture_output=True, text=True)
-    return float(out.stdout.strip())
-
-
 def path_of(x_shape, w_shape):
     from minigrad.ops import conv as conv_ops
 
@@ -136,9 +125,7 @@ def main():
     print(f"(forward + backward, float32, padding {PADDING}, {THREADS} threads; median of {ROUNDS} "
           "processes' medians, and the best single repeat, which is steadier on a busy machine; "
           "target ratio <= 1.5 for the first case)")
-    with tempfile.TemporaryDirectory() as cache_dir:
-        cold = first_call_seconds(cache_dir)
-        warm = first_call_seconds(cache_dir)
+    cold, warm = compile_times(FIRST_CALL)
     print(f"first conv2d forward+backward on the kernels in a fresh process (import included): "
           f"{cold:.2f} s compiling, {warm:.2f} s from Numba's on-disk cache")
 

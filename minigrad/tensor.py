@@ -3,7 +3,6 @@
 import numpy as np
 
 from . import autograd
-from .autograd import Function
 from .ops import elementwise as ew
 from .ops import linalg, reduce, shape as shape_ops
 

@@ -17,7 +17,7 @@ distinct  (for the whole op) every element of every input a different value on a
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-import minigrad as mg
 from minigrad import nn
 
 

@@ -407,7 +407,7 @@ class Conv2dWeightGrad(Function):
 def _first_real_offset(kernel, out_size, stride, padding):
     """For each output position, the kernel offset of the window's first non-padding
     element: PyTorch's starting arg-max, so a window of all -inf still has a real one."""
-    (kh, kw), (oh, ow), (sh, sw), (ph, pw) = kernel, out_size, stride, padding
+    (_, kw), (oh, ow), (sh, sw), (ph, pw) = kernel, out_size, stride, padding
     first_row = np.maximum(ph - sh * np.arange(oh), 0)
     first_col = np.maximum(pw - sw * np.arange(ow), 0)
     return (first_row[:, None] * kw + first_col[None, :]).astype(np.int64)

@@ -284,7 +284,7 @@ def where(condition, a, b):
     >>> mg.where(mg.tensor([1.0, -2.0]) > 0, 1.0, 0.0).tolist()
     [1.0, 0.0]
     """
-    from ..tensor import Tensor, as_tensor
+    from ..tensor import Tensor
 
     if isinstance(condition, Tensor):
         condition = condition.data

@@ -1,7 +1,5 @@
 """Matrix product with NumPy's rules for 1-D and batched N-D operands."""
 
-import numpy as np
-
 from ..autograd import Function
 
 
