@@ -6,8 +6,11 @@ import numpy as np
 
 
 def save(obj, path):
-    """Write a state_dict (name -> array) to ``path`` (NumPy's ``.npz`` format)."""
-    np.savez(path, **{name: np.asarray(value) for name, value in obj.items()})
+    """Write a state_dict (name -> array) to ``path`` (NumPy's ``.npz`` format), exactly
+    that name: NumPy would add ``.npz`` to a path without it, and ``load(path)`` then
+    would not find it."""
+    with open(path, "wb") as file:
+        np.savez(file, **{name: np.asarray(value) for name, value in obj.items()})
 
 
 def load(path):

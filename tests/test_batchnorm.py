@@ -416,3 +416,17 @@ def test_partial_affine_and_frozen_inputs(which, training):
         results.append([y] + list(mg.grad(y, wanted, grad_outputs=mg.Tensor(case["dy"]))))
     for composed, fused in zip(*results):
         np.testing.assert_allclose(fused.numpy(), composed.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_rejected_batch_leaves_the_module_unchanged():
+    bn = nn.BatchNorm1d(3, momentum=None)
+    before = {name: value.copy() for name, value in bn.state_dict().items()}
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(mg.ones(1, 3))
+    for name, value in bn.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+    # and the cumulative average still counts from the first accepted batch
+    first = mg.tensor(np.array([[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]]))
+    bn(first)
+    assert int(bn.num_batches_tracked.item()) == 1
+    np.testing.assert_allclose(bn.running_mean.data, [2.0, 3.0, 4.0])

@@ -325,3 +325,22 @@ def test_dropout_eval_and_edge_probabilities():
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError):
             F.dropout(x, p=p)
+
+
+def test_load_state_dict_with_an_unreadable_value_changes_nothing():
+    model = nn.Linear(2, 2)
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    with pytest.raises(ValueError, match="bias"):
+        model.load_state_dict({"weight": np.zeros((2, 2)), "bias": "not a number"})
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_save_and_load_use_exactly_the_path_given(tmp_path):
+    model = nn.Linear(3, 2)
+    path = tmp_path / "checkpoint"  # no .npz suffix
+    mg.save(model.state_dict(), path)
+    assert path.exists()
+    loaded = mg.load(path)
+    assert list(loaded) == ["weight", "bias"]
+    np.testing.assert_array_equal(loaded["weight"], model.weight.data)

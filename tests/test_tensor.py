@@ -435,3 +435,10 @@ def test_no_op_shape_changes_under_no_grad_do_not_require_grad():
         for same in (x.reshape(2, 3), x.broadcast_to((2, 3)), x.astype(np.float32), x.squeeze()):
             assert not same.requires_grad
             assert np.shares_memory(same.data, x.data)
+
+
+def test_max_of_a_tensor_with_nan_sends_the_gradient_to_the_nan():
+    x = mg.tensor([1.0, float("nan"), 3.0], requires_grad=True)
+    assert np.isnan(x.max().item())
+    x.max().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]

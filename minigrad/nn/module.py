@@ -217,12 +217,17 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            value = value.data if isinstance(value, Tensor) else value
+            try:
+                value = np.asarray(value, dtype=tensor.dtype)  # cast now: fail before copying
+            except (TypeError, ValueError) as error:
+                wrong_shapes.append(f"{name}: cannot be read as {tensor.dtype} ({error})")
+                continue
             if value.shape != tensor.shape:
                 wrong_shapes.append(f"{name}: expected {tensor.shape}, got {value.shape}")
             values[name] = value
         if wrong_shapes:
-            raise ValueError("load_state_dict: wrong shapes: " + "; ".join(wrong_shapes))
+            raise ValueError("load_state_dict: wrong entries: " + "; ".join(wrong_shapes))
         for name, value in values.items():
             own[name].data[...] = value
         return IncompatibleKeys(missing, unexpected)

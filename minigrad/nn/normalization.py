@@ -64,19 +64,21 @@ class _BatchNorm(Module):
                 f"{x.shape[1]} channels on axis 1"
             )
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            if self.momentum is None:  # a cumulative average: 1/1, 1/2, 1/3, ...
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        counting = self.training and self.track_running_stats
+        if counting and self.momentum is None:  # a cumulative average: 1/1, 1/2, 1/3, ...
+            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
         # Eval without running statistics (track_running_stats=False) uses the batch's.
         use_batch_stats = self.training or self.running_mean is None
         keep_stats = not self.training or self.track_running_stats
-        return batch_norm(
+        out = batch_norm(
             x,
             self.running_mean if keep_stats else None,
             self.running_var if keep_stats else None,
             self.weight, self.bias, use_batch_stats, factor, self.eps, impl=self.impl,
         )
+        if counting:  # only once the step has passed batch_norm's checks
+            self.num_batches_tracked.data[...] += 1
+        return out
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

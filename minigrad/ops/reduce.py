@@ -51,7 +51,10 @@ class Max(Function):
         if a.size == 0:
             raise ValueError("max/min of an empty tensor")
         out = np.min(a, axis=axis, keepdims=True) if smallest else np.max(a, axis=axis, keepdims=True)
-        hits = (a == out).astype(a.dtype)
+        hits = a == out
+        if a.dtype.kind == "f":
+            hits |= np.isnan(a) & np.isnan(out)  # a NaN maximum is where the NaNs are
+        hits = hits.astype(a.dtype)
         ctx.share = hits / hits.sum(axis=axis, keepdims=True)
         ctx.kept_shape = out.shape
         return out if keepdims else out.reshape([s for i, s in enumerate(a.shape) if i not in axis])
