@@ -16,14 +16,24 @@ broadcasting op never has to "unbroadcast" by hand.
 
 from collections import Counter
 
+import threading
+
 import numpy as np
 
-_grad_enabled = True
+
+class _GradState(threading.local):
+    """Whether ops record the graph: per thread, as in PyTorch (a data-loading thread's
+    no_grad must not switch recording off for the training thread)."""
+
+    enabled = True
+
+
+_state = _GradState()
 _Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _state.enabled
 
 
 class _GradMode:
@@ -34,13 +44,11 @@ class _GradMode:
         self.previous = []
 
     def __enter__(self):
-        global _grad_enabled
-        self.previous.append(_grad_enabled)
-        _grad_enabled = self.enabled
+        self.previous.append(_state.enabled)
+        _state.enabled = self.enabled
 
     def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self.previous.pop()
+        _state.enabled = self.previous.pop()
 
     def __call__(self, function):
         def wrapper(*args, **kwargs):
@@ -80,6 +88,9 @@ class Context:
 
     def save_for_backward(self, *arrays):
         self.saved_arrays = arrays
+        # An in-place change to a saved input would make the gradient silently wrong:
+        # remember each input's version, and check it when the backward asks.
+        self.saved_versions = [tensor._version for tensor in self.inputs]
 
     @property
     def saved_tensors(self):
@@ -88,16 +99,28 @@ class Context:
     def _tensor_for(self, array):
         if array is None:
             return None
-        for tensor in self.inputs:
+        for tensor, version in zip(self.inputs, self.saved_versions):
             if tensor.data is array:
+                if tensor._version != version:
+                    self._changed_in_place("an input", tensor)
                 return tensor
         # The engine sets ``output`` while it runs this node's backward (a permanent
         # reference would make a cycle between the output and its ctx).
         output = getattr(self, "output", None)
         if output is not None and output.data is array:
+            if output._version != 0:
+                self._changed_in_place("its output", output)
             return output
         # An intermediate array: a constant as far as second derivatives go.
         return _Tensor._wrap(array)
+
+    def _changed_in_place(self, which, tensor):
+        name = self.function.__name__ if hasattr(self, "function") else "an op"
+        raise RuntimeError(
+            f"{name}: {which} (shape {tensor.shape}), saved for the backward pass, was changed "
+            "in place after the forward, so its gradient would be wrong; change a copy "
+            "instead, or make the change before the forward"
+        )
 
 
 class Function:
@@ -139,7 +162,7 @@ class Function:
             saved = getattr(ctx, "saved_arrays", ())
             ctx.saved_arrays = tuple(out if array is scalar else array for array in saved)
         result = _Tensor._wrap(out)
-        if _grad_enabled:
+        if _state.enabled:
             needs = tuple([t.requires_grad for t in inputs])
             if True in needs:
                 ctx.needs_input_grad = needs
@@ -219,12 +242,8 @@ def _once_differentiable_backward(ctx, grad):
     """Backward of a once-differentiable node while a graph of the gradient is recorded:
     the gradients are computed without a graph, then marked so that differentiating
     them again raises instead of silently returning zero."""
-    global _grad_enabled
-    _grad_enabled = False
-    try:
+    with _GradMode(False):
         grads = ctx.function.backward(ctx, grad)
-    finally:
-        _grad_enabled = True
     if type(grads) is not tuple:
         grads = (grads,)
     return tuple(

@@ -54,6 +54,7 @@ class Optimizer:
                 if parameter.grad is not None:
                     state = self.state.setdefault(id(parameter), {})
                     self._update(parameter.data, parameter.grad.data, state, group)
+                    parameter._version += 1  # changed in place: a graph that saved it is stale
 
     def _update(self, value, grad, state, group):
         raise NotImplementedError
@@ -73,17 +74,31 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
+        """Take hyperparameters and state from ``state_dict``; everything is checked first,
+        so a bad one changes nothing."""
+        name = f"{type(self).__name__}.load_state_dict"
         groups = state_dict["param_groups"]
         sizes = [len(g["params"]) for g in self.param_groups]
         if [len(g["params"]) for g in groups] != sizes:
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: group sizes {[len(g['params']) for g in groups]} "
-                f"do not match this optimizer's {sizes}"
+                f"{name}: group sizes {[len(g['params']) for g in groups]} do not match this optimizer's {sizes}"
             )
         parameters = self._parameters()
+        state = {}
+        for index, value in state_dict["state"].items():
+            if not 0 <= int(index) < len(parameters):
+                raise ValueError(f"{name}: state for parameter {index}, but there are {len(parameters)}")
+            parameter = parameters[int(index)]
+            for key, array in value.items():
+                if isinstance(array, np.ndarray) and array.shape != parameter.shape:
+                    raise ValueError(
+                        f"{name}: {key} of parameter {index} has shape {array.shape}, "
+                        f"the parameter {parameter.shape}"
+                    )
+            state[id(parameter)] = copy.deepcopy(value)
         for group, saved in zip(self.param_groups, groups):
             group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {id(parameters[int(i)]): copy.deepcopy(value) for i, value in state_dict["state"].items()}
+        self.state = state
 
 
 class SGD(Optimizer):

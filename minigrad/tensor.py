@@ -50,7 +50,7 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
     __array_ufunc__ = None  # NumPy operands on the left defer to our reflected operators
     __hash__ = object.__hash__
 
@@ -58,6 +58,7 @@ class Tensor:
         self.data = _to_array(data, dtype)
         self.grad = None
         self._ctx = None
+        self._version = 0  # counts in-place changes (see Context.save_for_backward)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -70,6 +71,7 @@ class Tensor:
         tensor.grad = None
         tensor.requires_grad = False
         tensor._ctx = None
+        tensor._version = 0
         return tensor
 
     def requires_grad_(self, requires_grad=True):
@@ -247,6 +249,7 @@ class Tensor:
                 f"{name}: a tensor of shape {other.shape} cannot update one of shape {self.shape} in place"
             ) from None
         getattr(self.data, name)(other.data)
+        self._version += 1
         return self
 
     def __iadd__(self, other):

@@ -400,3 +400,49 @@ def test_leaf_grads_own_their_memory_even_when_the_graph_hands_out_views():
     x.reshape(4).backward(upstream)
     assert not np.shares_memory(x.grad.data, upstream.data)
     assert x.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_changing_a_saved_input_in_place_is_an_error_not_a_wrong_gradient():
+    a = mg.tensor([1.0, 2.0])
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    h = (a * w).sum()  # Mul saved a
+    a += 1.0
+    with pytest.raises(RuntimeError, match="Mul: an input .* changed in place"):
+        h.backward()
+    y = w.exp()
+    with mg.no_grad():
+        y += 1.0  # exp's backward uses its output
+    with pytest.raises(RuntimeError, match="Exp: its output .* changed in place"):
+        y.sum().backward()
+
+
+def test_an_optimizer_step_makes_a_graph_that_saved_the_parameter_stale():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    mg.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+
+
+def test_grad_mode_belongs_to_each_thread():
+    import threading
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_thread():
+        with mg.no_grad():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    inside.wait(5)
+    try:
+        assert mg.is_grad_enabled()  # the other thread's no_grad does not reach this one
+        w = mg.tensor([1.0], requires_grad=True)
+        assert (w * 2).requires_grad
+    finally:
+        release.set()
+        worker.join()

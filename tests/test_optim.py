@@ -136,3 +136,17 @@ def test_matches_pytorch(name, kwargs):
         theirs.step()
     for key, value in reference.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key], value.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_load_state_dict_checks_everything_before_changing_anything():
+    w = mg.tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+    opt = optim.Adam([w], lr=0.05)
+    quadratic_grad(w)
+    opt.step()
+    saved = opt.state_dict()
+    bad = {"param_groups": [dict(saved["param_groups"][0], lr=123.0)],
+           "state": {0: dict(saved["state"][0], exp_avg=np.zeros(5))}}
+    fresh = optim.Adam([w], lr=0.05)
+    with pytest.raises(ValueError, match="exp_avg .* shape"):
+        fresh.load_state_dict(bad)
+    assert fresh.param_groups[0]["lr"] == 0.05 and fresh.state == {}

@@ -230,6 +230,7 @@ class Module:
             raise ValueError("load_state_dict: wrong entries: " + "; ".join(wrong_shapes))
         for name, value in values.items():
             own[name].data[...] = value
+            own[name]._version += 1
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype):
