@@ -342,23 +342,36 @@ def backward(tensor, grad=None):
         )
     grad = _check_grad_output(tensor, grad, "backward")
     found = list(run_backward([tensor], [grad]).values())
-    roots = [_memory_root(leaf_grad.data) for _, leaf_grad in found]
-    handed_out = Counter(id(root) for root in roots)
-    for (leaf, leaf_grad), root in zip(found, roots):
-        array = leaf_grad.data
-        if leaf.grad is not None:
+    for (leaf, _), array in zip(found, _owned_arrays(found, [grad])):
+        if leaf.grad is None:
+            leaf.grad = _Tensor._wrap(array)
+        else:
             leaf.grad = _Tensor._wrap(leaf.grad.data + array)
-            continue
-        # A leaf's .grad must own its memory (users scale it in place, e.g. to clip).
-        # Most gradients arrive as fresh arrays (or views of one, after a reshape): copy
-        # only one whose memory something else may hold too.
+
+
+def _owned_arrays(pairs, caller_grads):
+    """The arrays of (tensor, gradient) pairs, each one memory that nothing else holds.
+
+    A gradient handed to the user must own its memory (it may be scaled in place, e.g.
+    to clip it). Most arrive as fresh arrays, or views of one after a reshape, and are
+    taken as they are; a copy is made only of one whose memory something else may hold:
+    another gradient of the same call (Add gives one array to both operands), the
+    caller's own gradient, the tensor's data, or a read-only broadcast view.
+    """
+    roots = [_memory_root(gradient.data) for _, gradient in pairs]
+    handed_out = Counter(id(root) for root in roots)
+    foreign = {id(_memory_root(g.data)) for g in caller_grads}
+    arrays = []
+    for (tensor, gradient), root in zip(pairs, roots):
+        array = gradient.data
         shared = (
-            handed_out[id(root)] > 1  # the same memory for two leaves (as Add gives)
-            or root is _memory_root(grad.data)  # the caller's own gradient
-            or root is _memory_root(leaf.data)
-            or not array.flags.writeable  # a broadcast view
+            handed_out[id(root)] > 1
+            or id(root) in foreign
+            or root is _memory_root(tensor.data)
+            or not array.flags.writeable
         )
-        leaf.grad = _Tensor._wrap(array.copy() if shared else array)
+        arrays.append(array.copy() if shared else array)
+    return arrays
 
 
 def _memory_root(array):
@@ -410,12 +423,13 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
             roots.append(output)
             root_grads.append(g)
     found = run_backward(roots, root_grads, inputs=inputs, create_graph=create_graph)
-    result = []
-    for tensor in inputs:
-        g = found.get(id(tensor))
-        if g is None:
-            g = _Tensor._wrap(np.zeros_like(tensor.data))
-        elif not create_graph:
-            g = g.detach()
-        result.append(g)
-    return tuple(result)
+    if create_graph:  # graph nodes themselves: they must stay connected
+        return tuple(
+            found[id(t)] if id(t) in found else _Tensor._wrap(np.zeros_like(t.data)) for t in inputs
+        )
+    reached = [(t, found[id(t)]) for t in inputs if id(t) in found]
+    owned = iter(_owned_arrays(reached, root_grads))
+    return tuple(
+        _Tensor._wrap(next(owned)) if id(t) in found else _Tensor._wrap(np.zeros_like(t.data))
+        for t in inputs
+    )

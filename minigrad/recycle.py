@@ -8,11 +8,28 @@ dx) come from here instead.
 """
 
 import sys
+import sysconfig
 import threading
 
 import numpy as np
 
 MIN_BYTES = 1 << 20  # smaller arrays come from the heap and rarely fault
+
+
+def _unused_count():
+    """What ``sys.getrefcount`` says, in ``Recycler.get``'s own code shape, of an array
+    only the list refers to (3 on CPython 3.11: the list, the local name, the argument).
+    Measured rather than assumed, since interpreters count borrowed references
+    differently; None where counts are not exact (free-threaded builds): no recycling."""
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return None
+    arrays = [np.empty(1)]
+    for index in range(len(arrays)):
+        array = arrays[index]
+        return sys.getrefcount(array)
+
+
+UNUSED = _unused_count()
 
 
 class Recycler(threading.local):
@@ -32,11 +49,12 @@ class Recycler(threading.local):
 
     def get(self, shape, dtype):
         dtype = np.dtype(dtype)
+        if UNUSED is None:
+            return np.empty(shape, dtype)
         for index in range(len(self.arrays)):
             array = self.arrays[index]
-            # the list, ``array`` and getrefcount's argument (no enumerate: its cached
-            # tuple would hold one more)
-            if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) == 3:
+            # no enumerate: its cached tuple would hold one more reference
+            if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) == UNUSED:
                 self.arrays.append(self.arrays.pop(index))
                 return array
         array = None

@@ -446,3 +446,15 @@ def test_grad_mode_belongs_to_each_thread():
     finally:
         release.set()
         worker.join()
+
+
+def test_mg_grad_results_own_their_memory():
+    q = mg.ones(3, requires_grad=True)
+    (g,) = mg.grad(q.sum(), q)  # the engine's answer is a read-only broadcast view
+    g.data *= 2  # writable, and nothing else changes
+    a = mg.ones(2, requires_grad=True)
+    b = mg.ones(2, requires_grad=True)
+    upstream = mg.tensor([1.0, 2.0])
+    ga, gb = mg.grad(a + b, [a, b], grad_outputs=upstream)
+    assert not np.shares_memory(ga.data, gb.data)
+    assert not np.shares_memory(ga.data, upstream.data)

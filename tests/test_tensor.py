@@ -442,3 +442,9 @@ def test_max_of_a_tensor_with_nan_sends_the_gradient_to_the_nan():
     assert np.isnan(x.max().item())
     x.max().backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_clip_with_numpy_float64_bounds_keeps_float32():
+    x = mg.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    y = x.clip(np.float64(-1.0), np.float64(1.0))
+    assert y.dtype == np.float32 and y.tolist() == [-1.0, 0.5, 1.0]

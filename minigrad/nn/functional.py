@@ -40,14 +40,14 @@ def sigmoid(x):
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
-    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
     exps = shifted.exp()
     return exps / exps.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
     """x - log(sum(exp(x))) along ``axis``, computed stably."""
-    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 

@@ -221,6 +221,9 @@ class SigmoidBackward(Function):
 class Clip(Function):
     @staticmethod
     def forward(ctx, a, lo, hi):
+        # bounds in the input's dtype: a NumPy float64 bound must not upcast float32
+        lo = None if lo is None else np.asarray(lo).astype(a.dtype)
+        hi = None if hi is None else np.asarray(hi).astype(a.dtype)
         out = np.clip(a, lo, hi)
         inside = np.ones(a.shape, dtype=bool)
         if lo is not None:
