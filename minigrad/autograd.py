@@ -279,11 +279,13 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 continue
             function = ctx.function
             ctx.output = tensor
-            if create_graph and function.once_differentiable:
-                input_grads = _once_differentiable_backward(ctx, grad)
-            else:
-                input_grads = function.backward(ctx, grad)
-            ctx.output = None
+            try:
+                if create_graph and function.once_differentiable:
+                    input_grads = _once_differentiable_backward(ctx, grad)
+                else:
+                    input_grads = function.backward(ctx, grad)
+            finally:
+                ctx.output = None  # no cycle between the output and its ctx
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(ctx.inputs):

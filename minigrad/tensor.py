@@ -325,10 +325,19 @@ class Tensor:
         axes = reduce.normalize_axis(axis, self.ndim, "sum")
         return reduce.Sum.apply(self, axis=axes, keepdims=keepdims)
 
+    def _count(self, axes, op_name, ddof=0):
+        """How many values a reduction over ``axes`` averages, less ``ddof``; at least one."""
+        count = int(np.prod([self.shape[a] for a in axes]))
+        if count - ddof <= 0:
+            raise ValueError(
+                f"{op_name}: {count} values over axes {axes} of shape {self.shape}"
+                + (f" with ddof={ddof}" if ddof else "") + " leave nothing to divide by"
+            )
+        return count - ddof
+
     def mean(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "mean")
-        count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
+        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / self._count(axes, "mean"))
 
     def max(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "max")
@@ -341,9 +350,9 @@ class Tensor:
     def var(self, axis=None, keepdims=False, ddof=0):
         """Variance as NumPy: mean squared deviation, divided by (count - ddof)."""
         axes = reduce.normalize_axis(axis, self.ndim, "var")
-        count = int(np.prod([self.shape[a] for a in axes]))
+        divisor = self._count(axes, "var", ddof)
         deviation = self - self.mean(axis=axes, keepdims=True)
-        return (deviation * deviation).sum(axis=axes, keepdims=keepdims) * (1.0 / (count - ddof))
+        return (deviation * deviation).sum(axis=axes, keepdims=keepdims) * (1.0 / divisor)
 
     def std(self, axis=None, keepdims=False, ddof=0):
         return self.var(axis=axis, keepdims=keepdims, ddof=ddof).sqrt()

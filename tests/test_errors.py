@@ -162,3 +162,17 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(mg.zeros(2, 3), np.array([0, 1, 2]))
     with pytest.raises(ValueError):
         F.cross_entropy(mg.zeros(2, 3), np.array([0.0, 1.0]))
+
+
+def test_mean_and_var_over_nothing_name_the_op():
+    with pytest.raises(ValueError, match="mean: 0 values"):
+        mg.zeros(0, 3).mean(axis=0)
+    with pytest.raises(ValueError, match="var: 1 values .* ddof=1"):
+        mg.ones(1, 3).var(axis=0, ddof=1)
+
+
+def test_fused_batch_norm_names_the_dtypes_it_takes():
+    x = mg.tensor(np.ones((4, 2), dtype=np.float16))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        F.batch_norm(x, None, None, training=True, impl="fused")
+    assert F.batch_norm(x, None, None, training=True, impl="composed").dtype == np.float16

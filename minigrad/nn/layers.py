@@ -20,8 +20,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
-        self.bias = Parameter(np.empty(out_features, dtype=np.float32)) if bias else None
-        if not bias:
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=np.float32))
+        else:
             self.register_parameter("bias", None)
         reset_linear_like(self.weight, self.bias)
 

@@ -43,6 +43,11 @@ def _check_inputs(x, running_mean, running_var, weight, bias, training, impl):
         )
     if x.dtype.kind != "f":
         raise ValueError(f"batch_norm: expected a floating point input, got {x.dtype}")
+    if impl == "fused" and x.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"batch_norm: the fused kernels take float32 or float64, got {x.dtype}; "
+            "use impl='composed' for other float types"
+        )
     channels = x.shape[1]
     if x.numel() == 0:
         raise ValueError(f"batch_norm: the input of shape {x.shape} is empty")
