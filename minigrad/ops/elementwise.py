@@ -150,7 +150,7 @@ class Abs(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.maximum(a, 0)
+        out = np.maximum(a, a.dtype.type(0))  # a typed zero keeps a 0-d float32 float32 on NumPy 1.x
         ctx.mask = (out > 0).astype(a.dtype)
         return out
 
@@ -192,7 +192,7 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         # exp(-softplus(-a)) never overflows, for large |a| of either sign
-        out = np.exp(-np.logaddexp(0, -a))
+        out = np.exp(-np.logaddexp(a.dtype.type(0), -a))
         ctx.save_for_backward(out)
         return out
 
