@@ -430,3 +430,12 @@ def test_a_rejected_batch_leaves_the_module_unchanged():
     bn(first)
     assert int(bn.num_batches_tracked.item()) == 1
     np.testing.assert_allclose(bn.running_mean.data, [2.0, 3.0, 4.0])
+
+
+def test_fused_batch_norm_refuses_an_input_changed_in_place_before_backward():
+    x = mg.randn(4, 3, 2, 2)
+    weight = mg.ones(3, requires_grad=True)
+    y = F.batch_norm(x, None, None, weight, training=True, impl="fused")
+    x += 1.0
+    with pytest.raises(RuntimeError, match="changed in place"):
+        y.sum().backward()

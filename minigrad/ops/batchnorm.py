@@ -177,6 +177,7 @@ class BatchNormFunction(Function):
             mean = running_mean.data.astype(np.float64)
             invstd = 1.0 / np.sqrt(running_var.data.astype(np.float64) + eps)
             y3 = kernels.normalize(x3, mean, invstd * gamma, beta)
+        ctx.save_for_backward(x)  # so that changing x in place before backward is caught
         ctx.x3 = x3  # the input itself (or its contiguous copy): no new memory
         ctx.mean = mean  # per channel: 2 * C float64 numbers are all backward needs
         ctx.invstd = invstd
@@ -190,6 +191,7 @@ class BatchNormFunction(Function):
         from ..kernels import batchnorm as kernels
         from ..tensor import Tensor
 
+        ctx.saved_tensors  # raises if x was changed in place since the forward
         x3 = ctx.x3
         dtype = x3.dtype
         dy3 = _as_3d(grad.data.astype(dtype, copy=False))
