@@ -458,3 +458,24 @@ def test_mg_grad_results_own_their_memory():
     ga, gb = mg.grad(a + b, [a, b], grad_outputs=upstream)
     assert not np.shares_memory(ga.data, gb.data)
     assert not np.shares_memory(ga.data, upstream.data)
+
+
+@pytest.mark.parametrize("op, changed", [
+    (lambda t: t.relu(), "output"),  # relu's mask comes from its output
+    (lambda t: t.abs(), "input"),
+    (lambda t: t.clip(-0.5, 0.5), "input"),
+    (lambda t: mg.maximum(t, 0.1), "input"),
+    (lambda t: t.max(axis=0, keepdims=True), "input"),
+], ids=["relu", "abs", "clip", "maximum", "max"])
+def test_piecewise_ops_build_their_masks_from_saved_tensors(op, changed):
+    x = mg.tensor([[-1.0, 0.2], [0.3, 2.0]])
+    w = mg.tensor([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    h = x * w
+    y = op(h)
+    with mg.no_grad():
+        if changed == "input":
+            h += 1.0
+        else:
+            y += 1.0
+    with pytest.raises(RuntimeError, match="changed in place"):
+        y.sum().backward()

@@ -136,27 +136,31 @@ class Sqrt(Function):
         return grad / (out * 2.0)
 
 
+# The masks of the piecewise ops below are made in backward from what forward saved:
+# inference (no graph recorded) pays nothing for them.
 class Abs(Function):
     @staticmethod
     def forward(ctx, a):
-        ctx.sign = np.sign(a)  # 0 at 0, as PyTorch
+        ctx.save_for_backward(a)
         return np.abs(a)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * _constant(ctx.sign)
+        (a,) = ctx.saved_tensors
+        return grad * _constant(np.sign(a.data).astype(grad.dtype))  # 0 at 0, as PyTorch
 
 
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
         out = np.maximum(a, a.dtype.type(0))  # a typed zero keeps a 0-d float32 float32 on NumPy 1.x
-        ctx.mask = (out > 0).astype(a.dtype)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * _constant(ctx.mask)
+        (out,) = ctx.saved_tensors
+        return grad * _constant((out.data > 0).astype(grad.dtype))
 
 
 class Tanh(Function):
@@ -224,32 +228,34 @@ class Clip(Function):
         # bounds in the input's dtype: a NumPy float64 bound must not upcast float32
         lo = None if lo is None else np.asarray(lo).astype(a.dtype)
         hi = None if hi is None else np.asarray(hi).astype(a.dtype)
-        out = np.clip(a, lo, hi)
-        inside = np.ones(a.shape, dtype=bool)
-        if lo is not None:
-            inside &= a >= lo
-        if hi is not None:
-            inside &= a <= hi
-        ctx.mask = inside.astype(a.dtype)
-        return out
+        ctx.lo, ctx.hi = lo, hi
+        ctx.save_for_backward(a)
+        return np.clip(a, lo, hi)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * _constant(ctx.mask)
+        # the gradient passes where lo <= a <= hi, bounds included, as PyTorch
+        (a,) = ctx.saved_tensors
+        inside = np.ones(a.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= a.data >= ctx.lo
+        if ctx.hi is not None:
+            inside &= a.data <= ctx.hi
+        return grad * _constant(inside.astype(grad.dtype))
 
 
 class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = np.maximum(a, b)
-        dtype = out.dtype
-        # ties split the gradient equally, as PyTorch
-        ctx.mask_a = (a > b).astype(dtype) + (a == b).astype(dtype) * 0.5
-        return out
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        mask_a = ctx.mask_a
+        a, b = (t.data for t in ctx.saved_tensors)
+        dtype = grad.dtype
+        # ties split the gradient equally, as PyTorch
+        mask_a = (a > b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
         grad_a = grad * _constant(mask_a) if ctx.needs_input_grad[0] else None
         grad_b = grad * _constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b

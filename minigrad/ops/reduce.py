@@ -51,16 +51,18 @@ class Max(Function):
         if a.size == 0:
             raise ValueError("max/min of an empty tensor")
         out = np.min(a, axis=axis, keepdims=True) if smallest else np.max(a, axis=axis, keepdims=True)
-        hits = a == out
-        if a.dtype.kind == "f":
-            hits |= np.isnan(a) & np.isnan(out)  # a NaN maximum is where the NaNs are
-        hits = hits.astype(a.dtype)
-        ctx.share = hits / hits.sum(axis=axis, keepdims=True)
-        ctx.kept_shape = out.shape
+        ctx.axis = axis
+        ctx.save_for_backward(a, out)  # the winners are found in backward: inference skips it
         return out if keepdims else out.reshape([s for i, s in enumerate(a.shape) if i not in axis])
 
     @staticmethod
     def backward(ctx, grad):
         from ..tensor import Tensor
 
-        return grad.reshape(ctx.kept_shape) * Tensor._wrap(ctx.share)
+        a, out = (t.data for t in ctx.saved_tensors)
+        hits = a == out
+        if a.dtype.kind == "f":
+            hits |= np.isnan(a) & np.isnan(out)  # a NaN maximum is where the NaNs are
+        hits = hits.astype(grad.dtype)
+        share = hits / hits.sum(axis=ctx.axis, keepdims=True)
+        return grad.reshape(out.shape) * Tensor._wrap(share)
