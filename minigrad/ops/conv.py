@@ -87,8 +87,6 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
-
-
 def _pad(x, padding, value=0.0):
     """Pad the two last axes by ``padding`` = (ph, pw) on both sides (no copy if zero)."""
     ph, pw = padding
