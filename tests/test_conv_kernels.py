@@ -51,24 +51,40 @@ def draw(*shape, seed=0, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
+def position_major(channel_major, shape, kernel, groups=1):
+    """NumPy's channel-major columns (groups, (c', i, j), N*OH*OW) in the kernels' layout:
+    (N*OH*OW, (g, i, j, c'))."""
+    c = shape[1]
+    kh, kw = kernel
+    blocks = channel_major.reshape(groups, c // groups, kh, kw, -1)
+    return np.ascontiguousarray(blocks.transpose(4, 0, 2, 3, 1).reshape(blocks.shape[-1], -1))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", GEOMETRIES, ids=ids)
-def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype):
+@pytest.mark.parametrize("groups", [1, "depthwise"])
+def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype, groups):
     numpy_path(monkeypatch)
     shape, kernel, stride, padding, dilation = case
-    geometry = conv_ops.Geometry(stride, padding, dilation, 1)
+    groups = shape[1] if groups == "depthwise" else groups
+    geometry = conv_ops.Geometry(stride, padding, dilation, groups)
     x = draw(*shape, seed=1, dtype=dtype)
     (oh, ow), _ = conv_ops._layout(shape, kernel, geometry)
-    expected = conv_ops.im2col(x, kernel, geometry)[0]
+    expected = position_major(conv_ops.im2col(x, kernel, geometry), shape, kernel, groups)
     columns = kernels.im2col(x, kernel, geometry, (oh, ow))
     assert columns.dtype == dtype and columns.flags.c_contiguous
     np.testing.assert_array_equal(columns, expected)
-    # every element is written: a recycled buffer full of garbage gives the same result
+    # every element is written: recycled buffers full of garbage give the same result
     dirty = np.full_like(columns, np.nan)
-    np.testing.assert_array_equal(kernels.im2col(x, kernel, geometry, (oh, ow), out=dirty), expected)
+    padded = np.full(kernels.padded_shape(shape, padding), np.nan, dtype)
+    np.testing.assert_array_equal(kernels.im2col(x, kernel, geometry, (oh, ow), out=dirty, padded=padded),
+                                  expected)
 
     d_columns = draw(*columns.shape, seed=2, dtype=dtype)
-    expected = conv_ops.col2im(d_columns[None], shape, kernel, geometry)
+    c, kh, kw = shape[1], *kernel
+    channel_major = d_columns.reshape(-1, groups, kh, kw, c // groups).transpose(1, 4, 2, 3, 0)
+    expected = conv_ops.col2im(np.ascontiguousarray(channel_major).reshape(groups, -1, columns.shape[0]),
+                               shape, kernel, geometry)
     dx = kernels.col2im(d_columns, shape, kernel, geometry, (oh, ow),
                         out=np.full(shape, np.nan, dtype))
     assert dx.dtype == dtype and dx.shape == shape
@@ -89,18 +105,18 @@ def test_col2im_is_the_adjoint_of_im2col(case):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_layout_changes(dtype):
     n, c_out, oh, ow = 3, 4, 2, 5
-    product = draw(c_out, n * oh * ow, seed=5, dtype=dtype)
+    product = draw(n * oh * ow, c_out, seed=5, dtype=dtype)
     bias = draw(c_out, seed=6, dtype=dtype)
     out = kernels.output_from_product(product, bias, n, (oh, ow))
-    expected = product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3) + bias.reshape(1, -1, 1, 1)
+    expected = product.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2) + bias.reshape(1, -1, 1, 1)
     assert out.dtype == dtype and out.shape == (n, c_out, oh, ow)
     np.testing.assert_array_equal(out, expected)
     no_bias = kernels.output_from_product(product, None, n, (oh, ow))
-    np.testing.assert_array_equal(no_bias, product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3))
+    np.testing.assert_array_equal(no_bias, product.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2))
 
     grad = draw(n, c_out, oh, ow, seed=7, dtype=dtype)
-    rows = kernels.grad_rows(grad[:, :, ::-1])  # a view: read through its strides
-    np.testing.assert_array_equal(rows, grad[:, :, ::-1].transpose(1, 0, 2, 3).reshape(c_out, -1))
+    positions = kernels.grad_positions(grad[:, :, ::-1])  # a view: read through its strides
+    np.testing.assert_array_equal(positions, grad[:, :, ::-1].transpose(0, 2, 3, 1).reshape(-1, c_out))
 
 
 # conv2d forced onto the kernels: (x shape, w shape, stride, padding, dilation, groups)
@@ -170,7 +186,7 @@ def test_kept_columns_survive_a_second_forward(monkeypatch):
     del first, second
     F.conv2d(mg.tensor(x1), w, padding=1)
     shapes = sorted(array.shape for array in conv_ops._recycler.arrays)
-    assert shapes == [(2, 4, 6, 6)] * 2 + [(27, 72)] * 2
+    assert shapes == [(2, 4, 6, 6)] * 2 + [(72, 27)] * 2
 
 
 def test_numba_is_imported_only_for_a_large_convolution():
@@ -188,9 +204,9 @@ def test_numba_is_imported_only_for_a_large_convolution():
     assert out.stdout.strip(), "the kernels package configured the threads"
 
 
-def test_other_dtypes_take_numpy_in_the_same_layout(monkeypatch):
-    # float16 has no kernels: on a "kernels" shape it goes through NumPy in the strided
-    # layout, which must still meet the float32 gradient's layout in the weight gradient.
+def test_other_dtypes_take_numpy(monkeypatch):
+    # float16 has no kernels: on a "kernels" shape its convolution goes through NumPy,
+    # and the float32 gradient's backward must not mix the kernels' layout into it.
     x16 = draw(2, 3, 6, 6, seed=1, dtype=np.float16)
     w32 = draw(4, 3, 3, 3, seed=2, dtype=np.float32)
     grads = []

@@ -10,12 +10,14 @@ weight reshaped to (C_out, C*kH*kW). Its gradients are again matrix products:
 
 For large problems (``KERNEL_MIN_SIZE``) the memory passes around the three matrix
 products run as parallel Numba kernels (minigrad/kernels/conv.py, imported on first
-use): im2col straight from the unpadded input, col2im straight into the (N, C, H, W)
-result, and the two layout changes between (C_out, N*OH*OW) and (N, C_out, OH, OW),
-the bias added on the way; the large arrays that outlive a call (the kept columns,
-the output, the input gradient) are recycled once nothing refers to them. Small
-problems stay in NumPy, which is also the reference the kernels are tested against;
-the stride-1 flat layout below is used on that path only.
+use), in a position-major layout that suits BLAS better: the columns are
+(N*OH*OW, C*kH*kW), one row per output position, so the products become
+``columns @ weight.T`` (forward), ``grad @ weight`` (the input-gradient columns) and
+``columns.T @ grad`` (the weight gradient), with the upstream gradient as (N*OH*OW, C_out).
+The large arrays that outlive a call (the kept columns, the output, the input gradient)
+are recycled once nothing refers to them. Small problems stay in NumPy, in the
+channel-major layout above, which is also the reference the kernels are tested
+against; the stride-1 flat layout below is used on that path only.
 
 Three Functions close the loop for higher derivatives: ``Conv2d`` (the forward),
 ``Conv2dInputGrad`` (a transposed convolution) and ``Conv2dWeightGrad``. Each is linear
@@ -146,8 +148,8 @@ def _plan(input_shape, kernel, geometry):
     return (oh, ow), (padded_width if flat else ow), kernels
 
 
-# The dtypes the kernels are compiled for; others (float16, integers, complex) take the
-# NumPy code even when _plan says "kernels", in the same (strided) layout.
+# The dtypes the kernels are compiled for; a convolution with any other (float16,
+# integers, complex) takes the NumPy code even when _plan says "kernels".
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -176,11 +178,7 @@ def im2col(x, kernel, geometry):
     n, c, h, w = x.shape
     kh, kw = kernel
     (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-    (oh, ow), width, kernels = _plan(x.shape, kernel, geometry)
-    if kernels and x.dtype in KERNEL_DTYPES:
-        out = _recycler.get((c * kh * kw, n * oh * ow), x.dtype)
-        columns = _kernels().im2col(x, kernel, geometry, (oh, ow), out=out)
-        return columns.reshape(geometry.groups, -1, n * oh * ow)
+    (oh, ow), width = _layout(x.shape, kernel, geometry)
     if width == ow:
         xp = _pad(x, geometry.padding)
         s_n, s_c, s_h, s_w = xp.strides
@@ -213,11 +211,7 @@ def col2im(columns, input_shape, kernel, geometry):
     n, c, h, w = input_shape
     kh, kw = kernel
     (ph, pw), (dh, dw) = geometry.padding, geometry.dilation
-    (oh, ow), width, kernels = _plan(input_shape, kernel, geometry)
-    if kernels and columns.dtype in KERNEL_DTYPES:
-        out = _recycler.get(tuple(input_shape), columns.dtype)
-        return _kernels().col2im(columns.reshape(c * kh * kw, -1), input_shape, kernel, geometry,
-                                 (oh, ow), out=out)
+    (oh, ow), width = _layout(input_shape, kernel, geometry)
     if width == ow:
         columns = columns.reshape(c, kh * kw, n, oh, ow)
         padded = _workspace.get("col2im", (c, n, h + 2 * ph, w + 2 * pw), columns.dtype)
@@ -245,11 +239,8 @@ def grad_columns(grad, input_shape, kernel, geometry):
     """The upstream gradient (N, C_out, OH, OW) laid out as the columns of the output:
     (groups, C_out/groups, N*OH*width), zero in the columns the layout ignores."""
     n, c_out, oh, ow = grad.shape
-    _, width, kernels = _plan(input_shape, kernel, geometry)
-    if kernels and grad.dtype in KERNEL_DTYPES:
-        out = _workspace.get("grad_columns", (c_out, n * oh * ow), grad.dtype)
-        matrix = _kernels().grad_rows(grad, out=out)
-    elif width == ow:
+    _, width = _layout(input_shape, kernel, geometry)
+    if width == ow:
         matrix = np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
     else:
         matrix = _workspace.get("grad_columns", (c_out, n, oh, width), grad.dtype)
@@ -277,19 +268,103 @@ def _matmul(a, b, role=None):
     return np.matmul(a, b, out=out)
 
 
+# ---- the Numba path: position-major columns (N*OH*OW, C*kH*kW) ------------------------
+def _on_kernels(input_shape, kernel, geometry, *arrays):
+    """Whether this convolution runs on the Numba kernels: a large problem (``_plan``)
+    whose arrays all have a dtype the kernels are compiled for."""
+    return _plan(input_shape, kernel, geometry)[2] and all(a.dtype in KERNEL_DTYPES for a in arrays)
+
+
+def _weight_rows(weight, groups):
+    """The weight (C_out, C/groups, kH, kW) as (groups, C_out/groups, kH*kW*C/groups),
+    its columns in the order (i, j, c') of the position-major column matrix."""
+    c_out, c_group, kh, kw = weight.shape
+    return weight.reshape(groups, c_out // groups, c_group, kh, kw).transpose(0, 1, 3, 4, 2).reshape(
+        groups, c_out // groups, kh * kw * c_group)
+
+
+def _grouped_matmul(a, b, out):
+    """``out[:, block g] = a[:, block g] @ b[g]`` for each group g of ``b`` (groups, k, m)."""
+    groups, k, m = b.shape
+    if groups == 1:
+        return np.matmul(a, b[0], out=out)
+    for g in range(groups):
+        np.matmul(a[:, g * k:(g + 1) * k], b[g], out=out[:, g * m:(g + 1) * m])
+    return out
+
+
+def position_columns(x, kernel, geometry):
+    """The position-major column matrix of ``x``: (N*OH*OW, C*kH*kW), recycled."""
+    n, c = x.shape[:2]
+    (oh, ow), _, _ = _plan(x.shape, kernel, geometry)
+    kernels = _kernels()
+    out = _recycler.get((n * oh * ow, c * kernel[0] * kernel[1]), x.dtype)
+    padded = _workspace.get("padded_positions", kernels.padded_shape(x.shape, geometry.padding), x.dtype)
+    return kernels.im2col(x, kernel, geometry, (oh, ow), out=out, padded=padded)
+
+
+def grad_positions(grad):
+    """The upstream gradient (N, C_out, OH, OW) as (N*OH*OW, C_out), a workspace array."""
+    n, c_out = grad.shape[:2]
+    out = _workspace.get("grad_positions", (grad.size // c_out, c_out), grad.dtype)
+    return _kernels().grad_positions(grad, out=out)
+
+
+def _forward_on_kernels(x, weight, geometry, bias):
+    n, c_out = x.shape[0], weight.shape[0]
+    kernel = weight.shape[2:]
+    (oh, ow), _, _ = _plan(x.shape, kernel, geometry)
+    columns = position_columns(x, kernel, geometry)
+    weights = _weight_rows(weight, geometry.groups).transpose(0, 2, 1)
+    product = _workspace.get("product", (columns.shape[0], c_out), np.result_type(columns, weights))
+    _grouped_matmul(columns, weights, product)
+    out = _recycler.get((n, c_out, oh, ow), product.dtype)
+    _kernels().output_from_product(product, bias, n, (oh, ow), out=out)
+    return out, columns
+
+
+def _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix):
+    kernel = weight.shape[2:]
+    (oh, ow), _, _ = _plan(input_shape, kernel, geometry)
+    if grad_matrix is None or grad_matrix.ndim != 2:
+        grad_matrix = grad_positions(grad)
+    weights = _weight_rows(weight, geometry.groups)
+    shape = (grad_matrix.shape[0], input_shape[1] * kernel[0] * kernel[1])
+    columns = _workspace.get("input_columns", shape, np.result_type(grad_matrix, weights))
+    _grouped_matmul(grad_matrix, weights, columns)
+    out = _recycler.get(tuple(input_shape), columns.dtype)
+    return _kernels().col2im(columns, input_shape, kernel, geometry, (oh, ow), out=out)
+
+
+def _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matrix):
+    c_out, c_group, kh, kw = weight_shape
+    groups = geometry.groups
+    if columns is None or columns.ndim != 2:
+        columns = position_columns(x, (kh, kw), geometry)
+    if grad_matrix is None or grad_matrix.ndim != 2:
+        grad_matrix = grad_positions(grad)
+    block, outs = kh * kw * c_group, c_out // groups
+    rows = np.empty((groups, block, outs), np.result_type(columns, grad_matrix))
+    for g in range(groups):
+        np.matmul(columns[:, g * block:(g + 1) * block].T, grad_matrix[:, g * outs:(g + 1) * outs],
+                  out=rows[g])
+    # (groups, (i, j, c'), C_out/groups) -> (C_out, C/groups, kH, kW)
+    weight_grad = rows.reshape(groups, kh, kw, c_group, outs).transpose(0, 4, 3, 1, 2)
+    return np.ascontiguousarray(weight_grad.reshape(weight_shape))
+
+
+# ---- the three products, on whichever path suits the problem --------------------------
 def conv2d_forward(x, weight, geometry, bias=None):
     """``(output, columns)``: the convolution of ``x`` with ``weight``, plus ``bias``
     (an array of shape (C_out,)) if given."""
     n = x.shape[0]
     c_out, _, kh, kw = weight.shape
+    if _on_kernels(x.shape, (kh, kw), geometry, x, weight):
+        return _forward_on_kernels(x, weight, geometry, bias)
     columns = im2col(x, (kh, kw), geometry)
     # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
     product = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
-    (oh, ow), width, kernels = _plan(x.shape, (kh, kw), geometry)
-    if kernels and product.dtype in KERNEL_DTYPES:
-        out = _recycler.get((n, c_out, oh, ow), product.dtype)
-        _kernels().output_from_product(product.reshape(c_out, -1), bias, n, (oh, ow), out=out)
-        return out, columns
+    (oh, ow), width = _layout(x.shape, (kh, kw), geometry)
     out = product.reshape(c_out, n, oh, width)[:, :, :, :ow].transpose(1, 0, 2, 3)
     out = out.copy()  # C order, and never the workspace itself
     if bias is not None:
@@ -299,9 +374,12 @@ def conv2d_forward(x, weight, geometry, bias=None):
 
 def conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix=None):
     """The gradient of conv2d with respect to its input (a transposed convolution):
-    ``weight.T @ grad`` folded back onto the image by col2im."""
+    ``weight.T @ grad`` folded back onto the image by col2im. A ``grad_matrix`` made
+    for the other path's layout is ignored."""
     kernel = weight.shape[2:]
-    if grad_matrix is None:
+    if _on_kernels(input_shape, kernel, geometry, grad, weight):
+        return _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix)
+    if grad_matrix is None or grad_matrix.ndim != 3:
         grad_matrix = grad_columns(grad, input_shape, kernel, geometry)
     weights = _weight_matrix(weight, geometry.groups)
     columns = _matmul(weights.transpose(0, 2, 1), grad_matrix, "input_columns")
@@ -309,11 +387,14 @@ def conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix=None):
 
 
 def conv2d_weight_grad(x, grad, weight_shape, geometry, columns=None, grad_matrix=None):
-    """The gradient of conv2d with respect to its weight: ``grad @ columns.T``, one product."""
+    """The gradient of conv2d with respect to its weight: ``grad @ columns.T``, one product.
+    ``columns`` or a ``grad_matrix`` made for the other path's layout are ignored."""
     kernel = weight_shape[2:]
-    if columns is None:
+    if _on_kernels(x.shape, kernel, geometry, x, grad):
+        return _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matrix)
+    if columns is None or columns.ndim != 3:
         columns = im2col(x, kernel, geometry)
-    if grad_matrix is None:
+    if grad_matrix is None or grad_matrix.ndim != 3:
         grad_matrix = grad_columns(grad, x.shape, kernel, geometry)
     # (columns @ grad.T).T rather than grad @ columns.T: the same product, and BLAS runs
     # it faster with the long axis of both operands contiguous and the short one outside.
@@ -338,7 +419,11 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         # Both gradients start from the upstream gradient laid out as columns: do it once.
-        matrix = grad_columns(grad.data, x.shape, weight.shape[2:], ctx.geometry)
+        kernel = weight.shape[2:]
+        if _on_kernels(x.shape, kernel, ctx.geometry, grad.data):
+            matrix = grad_positions(grad.data)
+        else:
+            matrix = grad_columns(grad.data, x.shape, kernel, ctx.geometry)
         grad_x = grad_weight = None
         if needs[0]:
             grad_x = Conv2dInputGrad.apply(
