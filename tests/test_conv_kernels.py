@@ -162,16 +162,22 @@ def test_float32_in_float32_out(monkeypatch):
     assert out.dtype == x.grad.dtype == w.grad.dtype == np.float32
 
 
-def test_kept_columns_survive_a_second_forward(monkeypatch):
-    # The column matrix kept for the weight gradient is recycled only once nothing refers
-    # to it: two forwards of one shape, then the two backwards.
+# (kernel, padding, the shape of what the forward keeps): Winograd's tiles (36, N*th*tw, C)
+# for 3x3 and stride 1, else the position-major columns (N*OH*OW, C*kH*kW)
+KEPT = [((3, 3), 1, (36, 8, 3)), ((2, 2), 0, (50, 12))]
+
+
+@pytest.mark.parametrize("kernel, padding, kept_shape", KEPT)
+def test_kept_arrays_survive_a_second_forward(monkeypatch, kernel, padding, kept_shape):
+    # The columns (or tiles) kept for the weight gradient are recycled only once nothing
+    # refers to them: two forwards of one shape, then the two backwards.
     numba_path(monkeypatch)
     conv_ops._recycler.clear()
     x1, x2 = draw(2, 3, 6, 6, seed=1), draw(2, 3, 6, 6, seed=2)
-    w = mg.tensor(draw(4, 3, 3, 3, seed=3), requires_grad=True)
-    grad = draw(2, 4, 6, 6, seed=4)
-    first = F.conv2d(mg.tensor(x1), w, padding=1)
-    second = F.conv2d(mg.tensor(x2), w, padding=1)
+    w = mg.tensor(draw(4, 3, *kernel, seed=3), requires_grad=True)
+    first = F.conv2d(mg.tensor(x1), w, padding=padding)
+    second = F.conv2d(mg.tensor(x2), w, padding=padding)
+    grad = draw(*first.shape, seed=4)
     second.backward(grad)
     from_second = w.grad.data.copy()
     w.grad = None
@@ -179,14 +185,14 @@ def test_kept_columns_survive_a_second_forward(monkeypatch):
     numpy_path(monkeypatch)
     for x, kept in ((x1, w.grad.data), (x2, from_second)):
         wt = mg.tensor(w.data, requires_grad=True)
-        F.conv2d(mg.tensor(x), wt, padding=1).backward(grad)
+        F.conv2d(mg.tensor(x), wt, padding=padding).backward(grad)
         np.testing.assert_allclose(kept, wt.grad.data, rtol=1e-12, atol=1e-12)
-    # and freed ones are used again: two column matrices and two outputs, still
+    # and freed ones are used again: two kept arrays and two outputs, still
     numba_path(monkeypatch)
     del first, second
-    F.conv2d(mg.tensor(x1), w, padding=1)
+    F.conv2d(mg.tensor(x1), w, padding=padding)
     shapes = sorted(array.shape for array in conv_ops._recycler.arrays)
-    assert shapes == [(2, 4, 6, 6)] * 2 + [(72, 27)] * 2
+    assert shapes == sorted([grad.shape] * 2 + [kept_shape] * 2)
 
 
 def test_numba_is_imported_only_for_a_large_convolution():
@@ -219,3 +225,98 @@ def test_other_dtypes_take_numpy(monkeypatch):
     for a, e in zip(*grads):
         assert a.dtype == e.dtype
         np.testing.assert_allclose(a, e, rtol=1e-3, atol=1e-3)
+
+
+# ---- Winograd's F(4x4, 3x3): 3x3 kernels, stride 1, no dilation, one group ----------------
+from minigrad.kernels import winograd  # noqa: E402
+
+# (x shape, C_out, padding): odd sizes, partial tiles, batch 1, one channel, wide padding
+WINOGRAD = [
+    ((2, 3, 6, 6), 4, 1),
+    ((1, 2, 9, 7), 3, 1),
+    ((3, 1, 5, 8), 2, 0),
+    ((2, 4, 4, 3), 5, 2),
+    ((1, 3, 11, 13), 2, (0, 2)),
+]
+
+
+def conv_both_paths(monkeypatch, x, w, b, padding, upstream):
+    """(output, dx, dw, db) on the NumPy path and on the kernels."""
+    results = []
+    for path in (numpy_path, numba_path):
+        path(monkeypatch)
+        xt, wt, bt = (mg.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv2d(xt, wt, bt, padding=padding)
+        out.backward(mg.tensor(upstream))
+        results.append((out.data, xt.grad.data, wt.grad.data, bt.grad.data))
+    return results
+
+
+@pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD)
+def test_winograd_is_chosen_and_equals_numpy_in_float64(monkeypatch, x_shape, c_out, padding):
+    x, w, b = draw(*x_shape, seed=1), draw(c_out, x_shape[1], 3, 3, seed=2), draw(c_out, seed=3)
+    geometry = conv_ops.Geometry((1, 1), conv_ops._pair(padding, "padding", "test"), (1, 1), 1)
+    numba_path(monkeypatch)
+    assert conv_ops._path(x_shape, (3, 3), geometry, x, w) == "winograd"
+    (oh, ow), _ = conv_ops._layout(x_shape, (3, 3), geometry)
+    expected, got = conv_both_paths(monkeypatch, x, w, b, padding, draw(x_shape[0], c_out, oh, ow, seed=4))
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_float32_error_is_small(monkeypatch):
+    # float32 rounding through the transforms: measured about 1e-6 of the output's scale
+    x = draw(4, 16, 12, 12, seed=1, dtype=np.float32)
+    w = draw(8, 16, 3, 3, seed=2, dtype=np.float32)
+    b = draw(8, seed=3, dtype=np.float32)
+    upstream = draw(4, 8, 12, 12, seed=4, dtype=np.float32)
+    got = conv_both_paths(monkeypatch, x, w, b, 1, upstream)[1]
+    exact = conv_both_paths(monkeypatch, *(a.astype(np.float64) for a in (x, w, b)), 1,
+                            upstream.astype(np.float64))[0]
+    for a, e in zip(got, exact):
+        assert a.dtype == np.float32
+        assert np.abs(a - e).max() <= 2e-5 * np.abs(e).max()
+
+
+def test_winograd_passes_gradcheck_and_gradgradcheck(monkeypatch):
+    numba_path(monkeypatch)
+    x, w, b = draw(1, 2, 5, 6, seed=1), draw(3, 2, 3, 3, seed=2), draw(3, seed=3)
+    fn = lambda x, w, b: F.conv2d(x, w, b, padding=1)
+    inputs = [mg.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert mg.gradcheck(fn, inputs)
+    assert mg.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("stride, dilation, groups, path", [
+    (1, 1, 1, "winograd"), (2, 1, 1, "columns"), (1, 2, 1, "columns"), (1, 1, 2, "columns"),
+])
+def test_which_path_runs(monkeypatch, stride, dilation, groups, path):
+    numba_path(monkeypatch)
+    geometry = conv_ops.Geometry((stride, stride), (1, 1), (dilation, dilation), groups)
+    x = np.zeros((2, 4, 8, 8))
+    assert conv_ops._path(x.shape, (3, 3), geometry, x) == path
+    assert conv_ops._path(x.shape, (3, 3), geometry, x.astype(np.float16)) == "numpy"
+
+
+def test_winograd_transforms_are_adjoint_pairs():
+    rng = np.random.default_rng(0)
+    x_shape, out_size, padding = (2, 3, 7, 6), (7, 6), (1, 1)
+    x = rng.standard_normal(x_shape)
+    padded = np.empty(winograd.padded_shape(x_shape, out_size))
+    kernels.pad_to_positions(x, padded, *padding)
+    tiles = winograd.tiles_from_input(padded, out_size, np.empty(winograd.tiles_shape(2, 3, out_size)))
+    d_tiles = rng.standard_normal(tiles.shape)
+    dx = winograd.input_from_tiles(d_tiles, out_size, padding, np.full(x_shape, np.nan))
+    np.testing.assert_allclose((tiles * d_tiles).sum(), (x * dx).sum())
+
+    product = rng.standard_normal((36, tiles.shape[1], 4))
+    out = winograd.output_from_tiles(product, None, np.full((2, 4) + out_size, np.nan))
+    grad = rng.standard_normal(out.shape)
+    grad_tiles = winograd.tiles_from_grad(grad, np.empty(product.shape))
+    np.testing.assert_allclose((out * grad).sum(), (product * grad_tiles).sum())
+
+    weight = rng.standard_normal((4, 3, 3, 3))
+    filters = winograd.filter_transform(weight)
+    d_filters = rng.standard_normal(filters.shape)
+    d_weight = winograd.filter_grad_transform(d_filters, np.float64)
+    np.testing.assert_allclose((filters * d_filters).sum(), (weight * d_weight).sum())

@@ -326,7 +326,7 @@ def _forward_on_kernels(x, weight, geometry, bias):
 def _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix):
     kernel = weight.shape[2:]
     (oh, ow), _, _ = _plan(input_shape, kernel, geometry)
-    if grad_matrix is None or grad_matrix.ndim != 2:
+    if grad_matrix is None:
         grad_matrix = grad_positions(grad)
     weights = _weight_rows(weight, geometry.groups)
     shape = (grad_matrix.shape[0], input_shape[1] * kernel[0] * kernel[1])
@@ -339,9 +339,9 @@ def _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix):
 def _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matrix):
     c_out, c_group, kh, kw = weight_shape
     groups = geometry.groups
-    if columns is None or columns.ndim != 2:
+    if columns is None:
         columns = position_columns(x, (kh, kw), geometry)
-    if grad_matrix is None or grad_matrix.ndim != 2:
+    if grad_matrix is None:
         grad_matrix = grad_positions(grad)
     block, outs = kh * kw * c_group, c_out // groups
     rows = np.empty((groups, block, outs), np.result_type(columns, grad_matrix))
@@ -353,14 +353,103 @@ def _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matri
     return np.ascontiguousarray(weight_grad.reshape(weight_shape))
 
 
+# ---- the Numba path for 3x3, stride 1: Winograd's F(4x4, 3x3) -------------------------
+def _winograd():
+    from ..kernels import winograd
+
+    return winograd
+
+
+def _input_tiles(x, out_size, padding):
+    """V, the transformed input tiles (36, tiles, C) of ``x``, recycled."""
+    winograd = _winograd()
+    padded = _workspace.get("padded_tiles", winograd.padded_shape(x.shape, out_size), x.dtype)
+    _kernels().pad_to_positions(np.ascontiguousarray(x), padded, *padding)
+    out = _recycler.get(winograd.tiles_shape(x.shape[0], x.shape[1], out_size), x.dtype)
+    return winograd.tiles_from_input(padded, out_size, out)
+
+
+def _grad_tiles(grad):
+    """dM, the upstream gradient as transformed tiles (36, tiles, C_out), a workspace array."""
+    winograd = _winograd()
+    n, c_out = grad.shape[:2]
+    out = _workspace.get("grad_tiles", winograd.tiles_shape(n, c_out, grad.shape[2:]), grad.dtype)
+    return winograd.tiles_from_grad(grad, out)
+
+
+def _forward_winograd(x, weight, geometry, bias):
+    (oh, ow), _, _ = _plan(x.shape, weight.shape[2:], geometry)
+    tiles = _input_tiles(x, (oh, ow), geometry.padding)
+    filters = _winograd().filter_transform(weight)
+    product = _workspace.get("product", tiles.shape[:2] + (weight.shape[0],), np.result_type(tiles, filters))
+    np.matmul(tiles, filters, out=product)
+    out = _recycler.get((x.shape[0], weight.shape[0], oh, ow), product.dtype)
+    return _winograd().output_from_tiles(product, bias, out), tiles
+
+
+def _input_grad_winograd(grad, weight, input_shape, geometry, grad_tiles):
+    if grad_tiles is None:
+        grad_tiles = _grad_tiles(grad)
+    filters = _winograd().filter_transform(weight)
+    shape = grad_tiles.shape[:2] + (input_shape[1],)
+    d_tiles = _workspace.get("input_tiles", shape, np.result_type(grad_tiles, filters))
+    np.matmul(grad_tiles, filters.transpose(0, 2, 1), out=d_tiles)
+    out = _recycler.get(tuple(input_shape), d_tiles.dtype)
+    return _winograd().input_from_tiles(d_tiles, grad.shape[2:], geometry.padding, out)
+
+
+def _weight_grad_winograd(x, grad, weight_shape, geometry, tiles, grad_tiles):
+    if tiles is None:
+        tiles = _input_tiles(x, grad.shape[2:], geometry.padding)
+    if grad_tiles is None:
+        grad_tiles = _grad_tiles(grad)
+    d_filters = np.matmul(tiles.transpose(0, 2, 1), grad_tiles)
+    return _winograd().filter_grad_transform(d_filters, d_filters.dtype)
+
+
 # ---- the three products, on whichever path suits the problem --------------------------
+# Each returns, or takes, the arrays shared between the forward and the two gradients as
+# ``(path, array)``: an array made for another path (another dtype can change it) is not used.
+def _path(input_shape, kernel, geometry, *arrays):
+    """Which code runs this convolution: "numpy" (small problems, other dtypes),
+    "winograd" (3x3, stride 1, no dilation, one group) or "columns" on the kernels."""
+    if not _on_kernels(input_shape, kernel, geometry, *arrays):
+        return "numpy"
+    if (tuple(kernel) == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1)
+            and geometry.groups == 1):
+        return "winograd"
+    return "columns"
+
+
+def _kept(kept, path):
+    """The array of ``kept`` = (path, array) if it was made for ``path``, else None."""
+    return kept[1] if kept is not None and kept[0] == path else None
+
+
+def upstream_layout(grad, input_shape, kernel, geometry, *arrays):
+    """``(path, array)``: the upstream gradient laid out for both gradients of the path
+    that ``arrays`` (with ``grad``) take."""
+    path = _path(input_shape, kernel, geometry, grad, *arrays)
+    if path == "winograd":
+        return path, _grad_tiles(grad)
+    if path == "columns":
+        return path, grad_positions(grad)
+    return path, grad_columns(grad, input_shape, kernel, geometry)
+
+
 def conv2d_forward(x, weight, geometry, bias=None):
-    """``(output, columns)``: the convolution of ``x`` with ``weight``, plus ``bias``
-    (an array of shape (C_out,)) if given."""
+    """``(output, kept)``: the convolution of ``x`` with ``weight``, plus ``bias`` (an
+    array of shape (C_out,)) if given; ``kept`` = (path, columns or tiles) for the
+    weight gradient."""
     n = x.shape[0]
     c_out, _, kh, kw = weight.shape
-    if _on_kernels(x.shape, (kh, kw), geometry, x, weight):
-        return _forward_on_kernels(x, weight, geometry, bias)
+    path = _path(x.shape, (kh, kw), geometry, x, weight)
+    if path == "winograd":
+        out, tiles = _forward_winograd(x, weight, geometry, bias)
+        return out, (path, tiles)
+    if path == "columns":
+        out, columns = _forward_on_kernels(x, weight, geometry, bias)
+        return out, (path, columns)
     columns = im2col(x, (kh, kw), geometry)
     # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
     product = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
@@ -369,48 +458,57 @@ def conv2d_forward(x, weight, geometry, bias=None):
     out = out.copy()  # C order, and never the workspace itself
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
-    return out, columns
+    return out, (path, columns)
 
 
-def conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix=None):
+def conv2d_input_grad(grad, weight, input_shape, geometry, upstream=None):
     """The gradient of conv2d with respect to its input (a transposed convolution):
-    ``weight.T @ grad`` folded back onto the image by col2im. A ``grad_matrix`` made
-    for the other path's layout is ignored."""
+    ``weight.T @ grad`` folded back onto the image by col2im. ``upstream`` is an
+    ``upstream_layout`` of ``grad``, if already made."""
     kernel = weight.shape[2:]
-    if _on_kernels(input_shape, kernel, geometry, grad, weight):
-        return _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix)
-    if grad_matrix is None or grad_matrix.ndim != 3:
-        grad_matrix = grad_columns(grad, input_shape, kernel, geometry)
+    path = _path(input_shape, kernel, geometry, grad, weight)
+    matrix = _kept(upstream, path)
+    if path == "winograd":
+        return _input_grad_winograd(grad, weight, input_shape, geometry, matrix)
+    if path == "columns":
+        return _input_grad_on_kernels(grad, weight, input_shape, geometry, matrix)
+    if matrix is None:
+        matrix = grad_columns(grad, input_shape, kernel, geometry)
     weights = _weight_matrix(weight, geometry.groups)
-    columns = _matmul(weights.transpose(0, 2, 1), grad_matrix, "input_columns")
+    columns = _matmul(weights.transpose(0, 2, 1), matrix, "input_columns")
     return col2im(columns, input_shape, kernel, geometry)
 
 
-def conv2d_weight_grad(x, grad, weight_shape, geometry, columns=None, grad_matrix=None):
+def conv2d_weight_grad(x, grad, weight_shape, geometry, kept=None, upstream=None):
     """The gradient of conv2d with respect to its weight: ``grad @ columns.T``, one product.
-    ``columns`` or a ``grad_matrix`` made for the other path's layout are ignored."""
+    ``kept`` (from the forward) and ``upstream`` (an ``upstream_layout``) are used when
+    made for this path."""
     kernel = weight_shape[2:]
-    if _on_kernels(x.shape, kernel, geometry, x, grad):
-        return _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matrix)
-    if columns is None or columns.ndim != 3:
+    path = _path(x.shape, kernel, geometry, x, grad)
+    columns, matrix = _kept(kept, path), _kept(upstream, path)
+    if path == "winograd":
+        return _weight_grad_winograd(x, grad, weight_shape, geometry, columns, matrix)
+    if path == "columns":
+        return _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, matrix)
+    if columns is None:
         columns = im2col(x, kernel, geometry)
-    if grad_matrix is None or grad_matrix.ndim != 3:
-        grad_matrix = grad_columns(grad, x.shape, kernel, geometry)
+    if matrix is None:
+        matrix = grad_columns(grad, x.shape, kernel, geometry)
     # (columns @ grad.T).T rather than grad @ columns.T: the same product, and BLAS runs
     # it faster with the long axis of both operands contiguous and the short one outside.
-    weight_grad = _matmul(columns, grad_matrix.transpose(0, 2, 1)).transpose(0, 2, 1)
+    weight_grad = _matmul(columns, matrix.transpose(0, 2, 1)).transpose(0, 2, 1)
     return weight_grad.reshape(weight_shape)
 
 
 # ---- conv2d as three Functions that differentiate into each other ----------------------
 class Conv2d(Function):
-    """conv2d(x, weight[, bias]); the columns are kept for the weight gradient."""
+    """conv2d(x, weight[, bias]); the columns (or tiles) are kept for the weight gradient."""
 
     @staticmethod
     def forward(ctx, x, weight, *bias, geometry):
-        out, columns = conv2d_forward(x, weight, geometry, bias[0] if bias else None)
+        out, kept = conv2d_forward(x, weight, geometry, bias[0] if bias else None)
         ctx.geometry = geometry
-        ctx.columns = columns
+        ctx.kept = kept
         ctx.save_for_backward(x, weight)
         return out
 
@@ -418,21 +516,17 @@ class Conv2d(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        # Both gradients start from the upstream gradient laid out as columns: do it once.
-        kernel = weight.shape[2:]
-        if _on_kernels(x.shape, kernel, ctx.geometry, grad.data):
-            matrix = grad_positions(grad.data)
-        else:
-            matrix = grad_columns(grad.data, x.shape, kernel, ctx.geometry)
+        # Both gradients start from the upstream gradient in the same layout: make it once.
+        upstream = upstream_layout(grad.data, x.shape, weight.shape[2:], ctx.geometry, x.data, weight.data)
         grad_x = grad_weight = None
         if needs[0]:
             grad_x = Conv2dInputGrad.apply(
-                grad, weight, input_shape=x.shape, geometry=ctx.geometry, grad_matrix=matrix
+                grad, weight, input_shape=x.shape, geometry=ctx.geometry, upstream=upstream
             )
         if needs[1]:
             grad_weight = Conv2dWeightGrad.apply(
                 x, grad, weight_shape=weight.shape, geometry=ctx.geometry,
-                columns=ctx.columns, grad_matrix=matrix,
+                kept=ctx.kept, upstream=upstream,
             )
         if len(needs) == 2:
             return grad_x, grad_weight
@@ -444,10 +538,10 @@ class Conv2dInputGrad(Function):
     """The input gradient of conv2d: a transposed convolution of ``grad`` with ``weight``."""
 
     @staticmethod
-    def forward(ctx, grad, weight, input_shape, geometry, grad_matrix=None):
+    def forward(ctx, grad, weight, input_shape, geometry, upstream=None):
         ctx.geometry = geometry
         ctx.save_for_backward(grad, weight)
-        return conv2d_input_grad(grad, weight, input_shape, geometry, grad_matrix)
+        return conv2d_input_grad(grad, weight, input_shape, geometry, upstream)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -468,10 +562,10 @@ class Conv2dWeightGrad(Function):
     """The weight gradient of conv2d, from the input ``x`` and the upstream ``grad``."""
 
     @staticmethod
-    def forward(ctx, x, grad, weight_shape, geometry, columns=None, grad_matrix=None):
+    def forward(ctx, x, grad, weight_shape, geometry, kept=None, upstream=None):
         ctx.geometry = geometry
         ctx.save_for_backward(x, grad)
-        return conv2d_weight_grad(x, grad, weight_shape, geometry, columns, grad_matrix)
+        return conv2d_weight_grad(x, grad, weight_shape, geometry, kept, upstream)
 
     @staticmethod
     def backward(ctx, grad_grad):

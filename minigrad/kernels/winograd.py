@@ -1,0 +1,344 @@
+"""Winograd's minimal filtering F(4x4, 3x3): conv2d's 3x3, stride-1 layers with 4x fewer
+multiplications.
+
+A 3x3 convolution of a 6x6 input tile ``d`` gives a 4x4 output tile ``Y``. Winograd's
+algorithm (in the form of Lavin and Gray, "Fast Algorithms for Convolutional Neural
+Networks", 2016) writes it as
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise; g the 3x3 filter)
+
+so that, over channels, each of the 36 positions (a, b) of the transformed tile is an
+independent matrix product: ``M[ab] = V[ab] @ U[ab]`` with V the transformed input
+tiles (tiles, C_in) and U the transformed filters (C_in, C_out). That is 36 products of
+(tiles, C_in) @ (C_in, C_out): 36 multiplications per tile and pair of channels instead
+of im2col's 16 * 9 = 144, 4x fewer, at the price of the tile transforms (memory passes). The gradients are the adjoints:
+
+* the output gradient dY goes to dM = A dY A^T (tile by tile);
+* the input gradient: dV[ab] = dM[ab] @ U[ab]^T, then dd = B dV B^T added onto the
+  (overlapping) input tiles;
+* the weight gradient: dU[ab] = V[ab]^T @ dM[ab], then dg = G^T dU G.
+
+The kernels here are the tile transforms, pure functions over NumPy arrays; the products
+are NumPy's (BLAS), and minigrad/ops/conv.py puts the pieces together. A transform runs
+in float64 whatever the dtype (then rounds once), vectorized over the channel axis,
+which is the contiguous one in every array it touches. Tiles are laid out as
+``(36, N * tiles_high * tiles_wide, channels)``: tile (n, ty, tx) covers output rows
+4*ty to 4*ty + 3 and columns 4*tx to 4*tx + 3, and input rows 4*ty - ph to 4*ty - ph + 5.
+
+The interpolation points are 0, 1, -1, 2, -2 and infinity; in float32 the result
+differs from a direct convolution by about 1e-6 relative to the output's scale
+(measured in tests/test_conv_kernels.py), in float64 by about 1e-15.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .threads import single_thread_below
+
+TILE = 4  # output values per tile side
+ALPHA = 6  # input values per tile side: TILE + 3 - 1
+
+# The three transforms; the kernels below write out their products by hand.
+BT = np.array([
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+], dtype=np.float64)
+G = np.array([
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+], dtype=np.float64)
+AT = np.array([
+    [1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 0],
+    [0, 1, 1, 4, 4, 0],
+    [0, 1, -1, 8, -8, 1],
+], dtype=np.float64)
+
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+# ---- the 1-D transforms, one vector of 6 (or 4) values at a time -------------------------
+_f64 = np.float64  # every transform runs in float64 (one rounding at the end)
+
+
+@njit(cache=True, inline="always")
+def _bt(d0, d1, d2, d3, d4, d5):
+    """B^T d."""
+    d0, d1, d2, d3, d4, d5 = _f64(d0), _f64(d1), _f64(d2), _f64(d3), _f64(d4), _f64(d5)
+    return (4.0 * d0 - 5.0 * d2 + d4,
+            -4.0 * d1 - 4.0 * d2 + d3 + d4,
+            4.0 * d1 - 4.0 * d2 - d3 + d4,
+            -2.0 * d1 - d2 + 2.0 * d3 + d4,
+            2.0 * d1 - d2 - 2.0 * d3 + d4,
+            4.0 * d1 - 5.0 * d3 + d5)
+
+
+@njit(cache=True, inline="always")
+def _b(v0, v1, v2, v3, v4, v5):
+    """B v, the adjoint of ``_bt``."""
+    v0, v1, v2, v3, v4, v5 = _f64(v0), _f64(v1), _f64(v2), _f64(v3), _f64(v4), _f64(v5)
+    return (4.0 * v0,
+            -4.0 * v1 + 4.0 * v2 - 2.0 * v3 + 2.0 * v4 + 4.0 * v5,
+            -5.0 * v0 - 4.0 * v1 - 4.0 * v2 - v3 - v4,
+            v1 - v2 + 2.0 * v3 - 2.0 * v4 - 5.0 * v5,
+            v0 + v1 + v2 + v3 + v4,
+            v5)
+
+
+@njit(cache=True, inline="always")
+def _at(m0, m1, m2, m3, m4, m5):
+    """A^T m."""
+    m0, m1, m2, m3, m4, m5 = _f64(m0), _f64(m1), _f64(m2), _f64(m3), _f64(m4), _f64(m5)
+    return (m0 + m1 + m2 + m3 + m4,
+            m1 - m2 + 2.0 * m3 - 2.0 * m4,
+            m1 + m2 + 4.0 * m3 + 4.0 * m4,
+            m1 - m2 + 8.0 * m3 - 8.0 * m4 + m5)
+
+
+@njit(cache=True, inline="always")
+def _a(y0, y1, y2, y3):
+    """A y, the adjoint of ``_at``."""
+    y0, y1, y2, y3 = _f64(y0), _f64(y1), _f64(y2), _f64(y3)
+    return (y0,
+            y0 + y1 + y2 + y3,
+            y0 - y1 + y2 - y3,
+            y0 + 2.0 * y1 + 4.0 * y2 + 8.0 * y3,
+            y0 - 2.0 * y1 + 4.0 * y2 - 8.0 * y3,
+            y3)
+
+
+# ---- kernels ---------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def input_transform(padded, out, tiles_high, tiles_wide):
+    """V = B^T d B for every tile and channel: ``padded`` (N, 4*th + 2, 4*tw + 2, C), the
+    zero-padded input channels-last; ``out`` (36, N*th*tw, C)."""
+    n, _, _, c = padded.shape
+    for task in prange(n * tiles_high):
+        b = task // tiles_high
+        y0 = TILE * (task - b * tiles_high)
+        columns = np.empty((ALPHA, ALPHA, c))  # (B^T d)[a, v] per channel
+        for tx in range(tiles_wide):
+            tile = task * tiles_wide + tx
+            x0 = TILE * tx
+            for v in range(ALPHA):
+                for ch in range(c):
+                    r0, r1, r2, r3, r4, r5 = _bt(
+                        padded[b, y0, x0 + v, ch], padded[b, y0 + 1, x0 + v, ch],
+                        padded[b, y0 + 2, x0 + v, ch], padded[b, y0 + 3, x0 + v, ch],
+                        padded[b, y0 + 4, x0 + v, ch], padded[b, y0 + 5, x0 + v, ch])
+                    columns[0, v, ch] = r0
+                    columns[1, v, ch] = r1
+                    columns[2, v, ch] = r2
+                    columns[3, v, ch] = r3
+                    columns[4, v, ch] = r4
+                    columns[5, v, ch] = r5
+            for a in range(ALPHA):
+                for ch in range(c):
+                    r0, r1, r2, r3, r4, r5 = _bt(columns[a, 0, ch], columns[a, 1, ch], columns[a, 2, ch],
+                                                 columns[a, 3, ch], columns[a, 4, ch], columns[a, 5, ch])
+                    first = a * ALPHA
+                    out[first, tile, ch] = r0
+                    out[first + 1, tile, ch] = r1
+                    out[first + 2, tile, ch] = r2
+                    out[first + 3, tile, ch] = r3
+                    out[first + 4, tile, ch] = r4
+                    out[first + 5, tile, ch] = r5
+    return out
+
+
+@njit(parallel=True, cache=True)
+def output_transform(product, bias, out, tiles_high, tiles_wide):
+    """Y = A^T M A + bias for every tile and output channel: ``product`` (36, N*th*tw,
+    C_out); ``out`` (N, C_out, OH, OW), the tiles cut to its size."""
+    n, c_out, oh, ow = out.shape
+    for task in prange(n * tiles_high):
+        b = task // tiles_high
+        y0 = TILE * (task - b * tiles_high)
+        rows = np.empty((TILE, TILE * tiles_wide, c_out))  # this row of tiles, channels last
+        columns = np.empty((TILE, ALPHA, c_out))  # (A^T M)[p, e] per channel
+        for tx in range(tiles_wide):
+            tile = task * tiles_wide + tx
+            for e in range(ALPHA):
+                for o in range(c_out):
+                    r0, r1, r2, r3 = _at(
+                        product[e, tile, o], product[ALPHA + e, tile, o],
+                        product[2 * ALPHA + e, tile, o], product[3 * ALPHA + e, tile, o],
+                        product[4 * ALPHA + e, tile, o], product[5 * ALPHA + e, tile, o])
+                    columns[0, e, o] = r0
+                    columns[1, e, o] = r1
+                    columns[2, e, o] = r2
+                    columns[3, e, o] = r3
+            for p in range(TILE):
+                for o in range(c_out):
+                    r0, r1, r2, r3 = _at(columns[p, 0, o], columns[p, 1, o], columns[p, 2, o],
+                                         columns[p, 3, o], columns[p, 4, o], columns[p, 5, o])
+                    first = TILE * tx
+                    rows[p, first, o] = r0
+                    rows[p, first + 1, o] = r1
+                    rows[p, first + 2, o] = r2
+                    rows[p, first + 3, o] = r3
+        for o in range(c_out):
+            value = bias[o]
+            for p in range(min(TILE, oh - y0)):
+                for t in range(ow):
+                    out[b, o, y0 + p, t] = rows[p, t, o] + value
+    return out
+
+
+@njit(parallel=True, cache=True)
+def grad_transform(grad, out, tiles_high, tiles_wide):
+    """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, C_out, OH, OW)
+    (zero beyond its edge), ``out`` (36, N*th*tw, C_out)."""
+    n, c_out, oh, ow = grad.shape
+    for task in prange(n * tiles_high):
+        b = task // tiles_high
+        y0 = TILE * (task - b * tiles_high)
+        rows = np.zeros((TILE, TILE * tiles_wide, c_out))
+        for o in range(c_out):
+            for p in range(min(TILE, oh - y0)):
+                for t in range(ow):
+                    rows[p, t, o] = grad[b, o, y0 + p, t]
+        columns = np.empty((ALPHA, TILE, c_out))  # (A dY)[k, q] per channel
+        for tx in range(tiles_wide):
+            tile = task * tiles_wide + tx
+            x0 = TILE * tx
+            for q in range(TILE):
+                for o in range(c_out):
+                    r0, r1, r2, r3, r4, r5 = _a(rows[0, x0 + q, o], rows[1, x0 + q, o],
+                                                rows[2, x0 + q, o], rows[3, x0 + q, o])
+                    columns[0, q, o] = r0
+                    columns[1, q, o] = r1
+                    columns[2, q, o] = r2
+                    columns[3, q, o] = r3
+                    columns[4, q, o] = r4
+                    columns[5, q, o] = r5
+            for k in range(ALPHA):
+                for o in range(c_out):
+                    r0, r1, r2, r3, r4, r5 = _a(columns[k, 0, o], columns[k, 1, o],
+                                                columns[k, 2, o], columns[k, 3, o])
+                    first = k * ALPHA
+                    out[first, tile, o] = r0
+                    out[first + 1, tile, o] = r1
+                    out[first + 2, tile, o] = r2
+                    out[first + 3, tile, o] = r3
+                    out[first + 4, tile, o] = r4
+                    out[first + 5, tile, o] = r5
+    return out
+
+
+@njit(parallel=True, cache=True)
+def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
+    """dd = B dV B^T for every tile, added onto its 6x6 window of the input: the adjoint
+    of ``input_transform`` (and of the padding). ``d_tiles`` (36, N*th*tw, C); ``out``
+    (N, C, H, W). One task per image, so that overlapping tiles never race."""
+    n, c, h, w = out.shape
+    for b in prange(n):
+        total = np.zeros((TILE * tiles_high + 2, TILE * tiles_wide + 2, c))
+        columns = np.empty((ALPHA, ALPHA, c))  # (B dV)[u, e] per channel
+        for ty in range(tiles_high):
+            for tx in range(tiles_wide):
+                tile = (b * tiles_high + ty) * tiles_wide + tx
+                y0, x0 = TILE * ty, TILE * tx
+                for e in range(ALPHA):
+                    for ch in range(c):
+                        r0, r1, r2, r3, r4, r5 = _b(
+                            d_tiles[e, tile, ch], d_tiles[ALPHA + e, tile, ch],
+                            d_tiles[2 * ALPHA + e, tile, ch], d_tiles[3 * ALPHA + e, tile, ch],
+                            d_tiles[4 * ALPHA + e, tile, ch], d_tiles[5 * ALPHA + e, tile, ch])
+                        columns[0, e, ch] = r0
+                        columns[1, e, ch] = r1
+                        columns[2, e, ch] = r2
+                        columns[3, e, ch] = r3
+                        columns[4, e, ch] = r4
+                        columns[5, e, ch] = r5
+                for u in range(ALPHA):
+                    for ch in range(c):
+                        r0, r1, r2, r3, r4, r5 = _b(columns[u, 0, ch], columns[u, 1, ch], columns[u, 2, ch],
+                                                    columns[u, 3, ch], columns[u, 4, ch], columns[u, 5, ch])
+                        total[y0 + u, x0, ch] += r0
+                        total[y0 + u, x0 + 1, ch] += r1
+                        total[y0 + u, x0 + 2, ch] += r2
+                        total[y0 + u, x0 + 3, ch] += r3
+                        total[y0 + u, x0 + 4, ch] += r4
+                        total[y0 + u, x0 + 5, ch] += r5
+        for ch in range(c):
+            for y in range(h):
+                for t in range(w):
+                    out[b, ch, y, t] = total[y + ph, t + pw, ch]
+    return out
+
+
+# ---- the calls from minigrad/ops/conv.py ---------------------------------------------------
+def tile_counts(out_size):
+    """(tiles_high, tiles_wide) covering an output of ``out_size`` = (OH, OW)."""
+    return -(-out_size[0] // TILE), -(-out_size[1] // TILE)
+
+
+def padded_shape(input_shape, out_size):
+    """(N, 4*th + 2, 4*tw + 2, C): the zero-padded channels-last input the tiles read."""
+    n, c = input_shape[:2]
+    th, tw = tile_counts(out_size)
+    return (n, TILE * th + 2, TILE * tw + 2, c)
+
+
+def tiles_shape(n, channels, out_size):
+    th, tw = tile_counts(out_size)
+    return (ALPHA * ALPHA, n * th * tw, channels)
+
+
+def filter_transform(weight):
+    """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
+    half = np.tensordot(weight, G, axes=([3], [1]))  # (C_out, C_in, i, b)
+    u = np.tensordot(G, half, axes=([1], [2]))  # (a, C_out, C_in, b)
+    u = u.transpose(0, 3, 2, 1).reshape(ALPHA * ALPHA, weight.shape[1], weight.shape[0])
+    return np.ascontiguousarray(u, dtype=weight.dtype)
+
+
+def filter_grad_transform(d_filters, dtype):
+    """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
+    d = d_filters.reshape(ALPHA, ALPHA, *d_filters.shape[1:])  # (a, b, C_in, C_out)
+    half = np.tensordot(G, d, axes=([0], [0]))  # (i, b, C_in, C_out)
+    dg = np.tensordot(half, G, axes=([1], [0]))  # (i, C_in, C_out, j)
+    return np.ascontiguousarray(dg.transpose(2, 1, 0, 3), dtype=dtype)
+
+
+def tiles_from_input(padded, out_size, out):
+    """V: the transformed input tiles (36, N*th*tw, C) of the padded input."""
+    th, tw = tile_counts(out_size)
+    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
+        input_transform(padded, out, th, tw)
+    return out
+
+
+def output_from_tiles(product, bias, out):
+    """The output (N, C_out, OH, OW) from the products M (36, N*th*tw, C_out), plus ``bias``."""
+    th, tw = tile_counts(out.shape[2:])
+    if bias is None:
+        bias = np.zeros(out.shape[1], dtype=out.dtype)
+    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
+        output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), out, th, tw)
+    return out
+
+
+def tiles_from_grad(grad, out):
+    """dM: the upstream gradient (N, C_out, OH, OW) as transformed tiles (36, N*th*tw, C_out)."""
+    th, tw = tile_counts(grad.shape[2:])
+    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
+        grad_transform(np.ascontiguousarray(grad), out, th, tw)
+    return out
+
+
+def input_from_tiles(d_tiles, out_size, padding, out):
+    """The input gradient (N, C, H, W) from dV (36, N*th*tw, C)."""
+    th, tw = tile_counts(out_size)
+    with single_thread_below(d_tiles.size, PARALLEL_MIN_SIZE):
+        input_grad_transform(d_tiles, out, th, tw, padding[0], padding[1])
+    return out
