@@ -20,8 +20,8 @@ of im2col's 16 * 9 = 144, 4x fewer, at the price of the tile transforms (memory 
 
 The kernels here are the tile transforms, pure functions over NumPy arrays; the products
 are NumPy's (BLAS), and minigrad/ops/conv.py puts the pieces together. A transform runs
-in float64 whatever the dtype (then rounds once), vectorized over the channel axis,
-which is the contiguous one in every array it touches. Tiles are laid out as
+in the dtype of its data, vectorized over the channel axis, which is the contiguous one
+in every array it touches. Tiles are laid out as
 ``(36, N * tiles_high * tiles_wide, channels)``: tile (n, ty, tx) covers output rows
 4*ty to 4*ty + 3 and columns 4*tx to 4*tx + 3, and input rows 4*ty - ph to 4*ty - ph + 5.
 
@@ -66,29 +66,29 @@ PARALLEL_MIN_SIZE = 1 << 15
 
 
 # ---- the 1-D transforms, one vector of 6 (or 4) values at a time -------------------------
-_f64 = np.float64  # every transform runs in float64 (one rounding at the end)
+# The constants as float32: exact, and they keep float32 arithmetic in float32 (16 lanes
+# a vector) while float64 inputs still compute in float64.
+_2, _4, _5, _8 = np.float32(2), np.float32(4), np.float32(5), np.float32(8)
 
 
 @njit(cache=True, inline="always")
 def _bt(d0, d1, d2, d3, d4, d5):
     """B^T d."""
-    d0, d1, d2, d3, d4, d5 = _f64(d0), _f64(d1), _f64(d2), _f64(d3), _f64(d4), _f64(d5)
-    return (4.0 * d0 - 5.0 * d2 + d4,
-            -4.0 * d1 - 4.0 * d2 + d3 + d4,
-            4.0 * d1 - 4.0 * d2 - d3 + d4,
-            -2.0 * d1 - d2 + 2.0 * d3 + d4,
-            2.0 * d1 - d2 - 2.0 * d3 + d4,
-            4.0 * d1 - 5.0 * d3 + d5)
+    return (_4 * d0 - _5 * d2 + d4,
+            -_4 * d1 - _4 * d2 + d3 + d4,
+            _4 * d1 - _4 * d2 - d3 + d4,
+            -_2 * d1 - d2 + _2 * d3 + d4,
+            _2 * d1 - d2 - _2 * d3 + d4,
+            _4 * d1 - _5 * d3 + d5)
 
 
 @njit(cache=True, inline="always")
 def _b(v0, v1, v2, v3, v4, v5):
     """B v, the adjoint of ``_bt``."""
-    v0, v1, v2, v3, v4, v5 = _f64(v0), _f64(v1), _f64(v2), _f64(v3), _f64(v4), _f64(v5)
-    return (4.0 * v0,
-            -4.0 * v1 + 4.0 * v2 - 2.0 * v3 + 2.0 * v4 + 4.0 * v5,
-            -5.0 * v0 - 4.0 * v1 - 4.0 * v2 - v3 - v4,
-            v1 - v2 + 2.0 * v3 - 2.0 * v4 - 5.0 * v5,
+    return (_4 * v0,
+            -_4 * v1 + _4 * v2 - _2 * v3 + _2 * v4 + _4 * v5,
+            -_5 * v0 - _4 * v1 - _4 * v2 - v3 - v4,
+            v1 - v2 + _2 * v3 - _2 * v4 - _5 * v5,
             v0 + v1 + v2 + v3 + v4,
             v5)
 
@@ -96,22 +96,20 @@ def _b(v0, v1, v2, v3, v4, v5):
 @njit(cache=True, inline="always")
 def _at(m0, m1, m2, m3, m4, m5):
     """A^T m."""
-    m0, m1, m2, m3, m4, m5 = _f64(m0), _f64(m1), _f64(m2), _f64(m3), _f64(m4), _f64(m5)
     return (m0 + m1 + m2 + m3 + m4,
-            m1 - m2 + 2.0 * m3 - 2.0 * m4,
-            m1 + m2 + 4.0 * m3 + 4.0 * m4,
-            m1 - m2 + 8.0 * m3 - 8.0 * m4 + m5)
+            m1 - m2 + _2 * m3 - _2 * m4,
+            m1 + m2 + _4 * m3 + _4 * m4,
+            m1 - m2 + _8 * m3 - _8 * m4 + m5)
 
 
 @njit(cache=True, inline="always")
 def _a(y0, y1, y2, y3):
     """A y, the adjoint of ``_at``."""
-    y0, y1, y2, y3 = _f64(y0), _f64(y1), _f64(y2), _f64(y3)
     return (y0,
             y0 + y1 + y2 + y3,
             y0 - y1 + y2 - y3,
-            y0 + 2.0 * y1 + 4.0 * y2 + 8.0 * y3,
-            y0 - 2.0 * y1 + 4.0 * y2 - 8.0 * y3,
+            y0 + _2 * y1 + _4 * y2 + _8 * y3,
+            y0 - _2 * y1 + _4 * y2 - _8 * y3,
             y3)
 
 
@@ -124,7 +122,7 @@ def input_transform(padded, out, tiles_high, tiles_wide):
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
-        columns = np.empty((ALPHA, ALPHA, c))  # (B^T d)[a, v] per channel
+        columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B^T d)[a, v] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
             x0 = TILE * tx
@@ -162,8 +160,8 @@ def output_transform(product, bias, out, tiles_high, tiles_wide):
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
-        rows = np.empty((TILE, TILE * tiles_wide, c_out))  # this row of tiles, channels last
-        columns = np.empty((TILE, ALPHA, c_out))  # (A^T M)[p, e] per channel
+        rows = np.empty((TILE, TILE * tiles_wide, c_out), dtype=out.dtype)  # a row of tiles, channels last
+        columns = np.empty((TILE, ALPHA, c_out), dtype=out.dtype)  # (A^T M)[p, e] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
             for e in range(ALPHA):
@@ -201,12 +199,12 @@ def grad_transform(grad, out, tiles_high, tiles_wide):
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
-        rows = np.zeros((TILE, TILE * tiles_wide, c_out))
+        rows = np.zeros((TILE, TILE * tiles_wide, c_out), dtype=out.dtype)
         for o in range(c_out):
             for p in range(min(TILE, oh - y0)):
                 for t in range(ow):
                     rows[p, t, o] = grad[b, o, y0 + p, t]
-        columns = np.empty((ALPHA, TILE, c_out))  # (A dY)[k, q] per channel
+        columns = np.empty((ALPHA, TILE, c_out), dtype=out.dtype)  # (A dY)[k, q] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
             x0 = TILE * tx
@@ -241,8 +239,8 @@ def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
     (N, C, H, W). One task per image, so that overlapping tiles never race."""
     n, c, h, w = out.shape
     for b in prange(n):
-        total = np.zeros((TILE * tiles_high + 2, TILE * tiles_wide + 2, c))
-        columns = np.empty((ALPHA, ALPHA, c))  # (B dV)[u, e] per channel
+        total = np.zeros((TILE * tiles_high + 2, TILE * tiles_wide + 2, c), dtype=out.dtype)
+        columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B dV)[u, e] per channel
         for ty in range(tiles_high):
             for tx in range(tiles_wide):
                 tile = (b * tiles_high + ty) * tiles_wide + tx
@@ -294,20 +292,23 @@ def tiles_shape(n, channels, out_size):
     return (ALPHA * ALPHA, n * th * tw, channels)
 
 
+# The two filter transforms at once, per 3x3 filter read as 9 numbers: U[ab] = sum over
+# (i, j) of G[a, i] G[b, j] g[i, j], so U = KRON @ g with KRON = G (x) G, (36, 9).
+KRON = {np.dtype(dtype): np.kron(G, G).astype(dtype) for dtype in (np.float32, np.float64)}
+
+
 def filter_transform(weight):
     """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
-    half = np.tensordot(weight, G, axes=([3], [1]))  # (C_out, C_in, i, b)
-    u = np.tensordot(G, half, axes=([1], [2]))  # (a, C_out, C_in, b)
-    u = u.transpose(0, 3, 2, 1).reshape(ALPHA * ALPHA, weight.shape[1], weight.shape[0])
-    return np.ascontiguousarray(u, dtype=weight.dtype)
+    c_out, c_in = weight.shape[:2]
+    u = KRON[weight.dtype] @ weight.reshape(c_out * c_in, 9).T  # (36, C_out * C_in)
+    return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, c_out, c_in).transpose(0, 2, 1))
 
 
-def filter_grad_transform(d_filters, dtype):
+def filter_grad_transform(d_filters):
     """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
-    d = d_filters.reshape(ALPHA, ALPHA, *d_filters.shape[1:])  # (a, b, C_in, C_out)
-    half = np.tensordot(G, d, axes=([0], [0]))  # (i, b, C_in, C_out)
-    dg = np.tensordot(half, G, axes=([1], [0]))  # (i, C_in, C_out, j)
-    return np.ascontiguousarray(dg.transpose(2, 1, 0, 3), dtype=dtype)
+    _, c_in, c_out = d_filters.shape
+    dg = KRON[d_filters.dtype].T @ d_filters.reshape(ALPHA * ALPHA, c_in * c_out)  # (9, C_in * C_out)
+    return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
 
 
 def tiles_from_input(padded, out_size, out):

@@ -404,7 +404,7 @@ def _weight_grad_winograd(x, grad, weight_shape, geometry, tiles, grad_tiles):
     if grad_tiles is None:
         grad_tiles = _grad_tiles(grad)
     d_filters = np.matmul(tiles.transpose(0, 2, 1), grad_tiles)
-    return _winograd().filter_grad_transform(d_filters, d_filters.dtype)
+    return _winograd().filter_grad_transform(d_filters)
 
 
 # ---- the three products, on whichever path suits the problem --------------------------
