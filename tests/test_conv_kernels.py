@@ -47,44 +47,34 @@ def numba_path(monkeypatch):
     monkeypatch.setattr(conv_ops, "KERNEL_MIN_SIZE", 0)
 
 
+def winograd_path(monkeypatch):
+    """The kernels, and Winograd for every 3x3 stride-1 convolution, however few channels."""
+    numba_path(monkeypatch)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", 1)
+
+
 def draw(*shape, seed=0, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def position_major(channel_major, shape, kernel, groups=1):
-    """NumPy's channel-major columns (groups, (c', i, j), N*OH*OW) in the kernels' layout:
-    (N*OH*OW, (g, i, j, c'))."""
-    c = shape[1]
-    kh, kw = kernel
-    blocks = channel_major.reshape(groups, c // groups, kh, kw, -1)
-    return np.ascontiguousarray(blocks.transpose(4, 0, 2, 3, 1).reshape(blocks.shape[-1], -1))
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", GEOMETRIES, ids=ids)
-@pytest.mark.parametrize("groups", [1, "depthwise"])
-def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype, groups):
+def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype):
     numpy_path(monkeypatch)
     shape, kernel, stride, padding, dilation = case
-    groups = shape[1] if groups == "depthwise" else groups
-    geometry = conv_ops.Geometry(stride, padding, dilation, groups)
+    geometry = conv_ops.Geometry(stride, padding, dilation, 1)
     x = draw(*shape, seed=1, dtype=dtype)
     (oh, ow), _ = conv_ops._layout(shape, kernel, geometry)
-    expected = position_major(conv_ops.im2col(x, kernel, geometry), shape, kernel, groups)
+    expected = conv_ops.im2col(x, kernel, geometry)[0]
     columns = kernels.im2col(x, kernel, geometry, (oh, ow))
     assert columns.dtype == dtype and columns.flags.c_contiguous
     np.testing.assert_array_equal(columns, expected)
-    # every element is written: recycled buffers full of garbage give the same result
+    # every element is written: a recycled buffer full of garbage gives the same result
     dirty = np.full_like(columns, np.nan)
-    padded = np.full(kernels.padded_shape(shape, padding), np.nan, dtype)
-    np.testing.assert_array_equal(kernels.im2col(x, kernel, geometry, (oh, ow), out=dirty, padded=padded),
-                                  expected)
+    np.testing.assert_array_equal(kernels.im2col(x, kernel, geometry, (oh, ow), out=dirty), expected)
 
     d_columns = draw(*columns.shape, seed=2, dtype=dtype)
-    c, kh, kw = shape[1], *kernel
-    channel_major = d_columns.reshape(-1, groups, kh, kw, c // groups).transpose(1, 4, 2, 3, 0)
-    expected = conv_ops.col2im(np.ascontiguousarray(channel_major).reshape(groups, -1, columns.shape[0]),
-                               shape, kernel, geometry)
+    expected = conv_ops.col2im(d_columns[None], shape, kernel, geometry)
     dx = kernels.col2im(d_columns, shape, kernel, geometry, (oh, ow),
                         out=np.full(shape, np.nan, dtype))
     assert dx.dtype == dtype and dx.shape == shape
@@ -105,18 +95,18 @@ def test_col2im_is_the_adjoint_of_im2col(case):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_layout_changes(dtype):
     n, c_out, oh, ow = 3, 4, 2, 5
-    product = draw(n * oh * ow, c_out, seed=5, dtype=dtype)
+    product = draw(c_out, n * oh * ow, seed=5, dtype=dtype)
     bias = draw(c_out, seed=6, dtype=dtype)
     out = kernels.output_from_product(product, bias, n, (oh, ow))
-    expected = product.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2) + bias.reshape(1, -1, 1, 1)
+    expected = product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3) + bias.reshape(1, -1, 1, 1)
     assert out.dtype == dtype and out.shape == (n, c_out, oh, ow)
     np.testing.assert_array_equal(out, expected)
     no_bias = kernels.output_from_product(product, None, n, (oh, ow))
-    np.testing.assert_array_equal(no_bias, product.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(no_bias, product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3))
 
     grad = draw(n, c_out, oh, ow, seed=7, dtype=dtype)
-    positions = kernels.grad_positions(grad[:, :, ::-1])  # a view: read through its strides
-    np.testing.assert_array_equal(positions, grad[:, :, ::-1].transpose(0, 2, 3, 1).reshape(-1, c_out))
+    rows = kernels.grad_rows(grad[:, :, ::-1])  # a view: read through its strides
+    np.testing.assert_array_equal(rows, grad[:, :, ::-1].transpose(1, 0, 2, 3).reshape(c_out, -1))
 
 
 # conv2d forced onto the kernels: (x shape, w shape, stride, padding, dilation, groups)
@@ -163,15 +153,15 @@ def test_float32_in_float32_out(monkeypatch):
 
 
 # (kernel, padding, the shape of what the forward keeps): Winograd's tiles (36, N*th*tw, C)
-# for 3x3 and stride 1, else the position-major columns (N*OH*OW, C*kH*kW)
-KEPT = [((3, 3), 1, (36, 8, 3)), ((2, 2), 0, (50, 12))]
+# for 3x3 and stride 1, else the columns (C*kH*kW, N*OH*OW)
+KEPT = [((3, 3), 1, (36, 8, 3)), ((2, 2), 0, (12, 50))]
 
 
 @pytest.mark.parametrize("kernel, padding, kept_shape", KEPT)
 def test_kept_arrays_survive_a_second_forward(monkeypatch, kernel, padding, kept_shape):
     # The columns (or tiles) kept for the weight gradient are recycled only once nothing
     # refers to them: two forwards of one shape, then the two backwards.
-    numba_path(monkeypatch)
+    winograd_path(monkeypatch)
     conv_ops._recycler.clear()
     x1, x2 = draw(2, 3, 6, 6, seed=1), draw(2, 3, 6, 6, seed=2)
     w = mg.tensor(draw(4, 3, *kernel, seed=3), requires_grad=True)
@@ -188,7 +178,7 @@ def test_kept_arrays_survive_a_second_forward(monkeypatch, kernel, padding, kept
         F.conv2d(mg.tensor(x), wt, padding=padding).backward(grad)
         np.testing.assert_allclose(kept, wt.grad.data, rtol=1e-12, atol=1e-12)
     # and freed ones are used again: two kept arrays and two outputs, still
-    numba_path(monkeypatch)
+    winograd_path(monkeypatch)
     del first, second
     F.conv2d(mg.tensor(x1), w, padding=padding)
     shapes = sorted(array.shape for array in conv_ops._recycler.arrays)
@@ -210,9 +200,9 @@ def test_numba_is_imported_only_for_a_large_convolution():
     assert out.stdout.strip(), "the kernels package configured the threads"
 
 
-def test_other_dtypes_take_numpy(monkeypatch):
-    # float16 has no kernels: on a "kernels" shape its convolution goes through NumPy,
-    # and the float32 gradient's backward must not mix the kernels' layout into it.
+def test_other_dtypes_take_numpy_in_the_same_layout(monkeypatch):
+    # float16 has no kernels: on a "kernels" shape it goes through NumPy in the strided
+    # layout, which must still meet the float32 gradient's layout in the weight gradient.
     x16 = draw(2, 3, 6, 6, seed=1, dtype=np.float16)
     w32 = draw(4, 3, 3, 3, seed=2, dtype=np.float32)
     grads = []
@@ -243,7 +233,7 @@ WINOGRAD = [
 def conv_both_paths(monkeypatch, x, w, b, padding, upstream):
     """(output, dx, dw, db) on the NumPy path and on the kernels."""
     results = []
-    for path in (numpy_path, numba_path):
+    for path in (numpy_path, winograd_path):
         path(monkeypatch)
         xt, wt, bt = (mg.tensor(a, requires_grad=True) for a in (x, w, b))
         out = F.conv2d(xt, wt, bt, padding=padding)
@@ -256,7 +246,7 @@ def conv_both_paths(monkeypatch, x, w, b, padding, upstream):
 def test_winograd_is_chosen_and_equals_numpy_in_float64(monkeypatch, x_shape, c_out, padding):
     x, w, b = draw(*x_shape, seed=1), draw(c_out, x_shape[1], 3, 3, seed=2), draw(c_out, seed=3)
     geometry = conv_ops.Geometry((1, 1), conv_ops._pair(padding, "padding", "test"), (1, 1), 1)
-    numba_path(monkeypatch)
+    winograd_path(monkeypatch)
     assert conv_ops._path(x_shape, (3, 3), geometry, x, w) == "winograd"
     (oh, ow), _ = conv_ops._layout(x_shape, (3, 3), geometry)
     expected, got = conv_both_paths(monkeypatch, x, w, b, padding, draw(x_shape[0], c_out, oh, ow, seed=4))
@@ -279,7 +269,7 @@ def test_winograd_float32_error_is_small(monkeypatch):
 
 
 def test_winograd_passes_gradcheck_and_gradgradcheck(monkeypatch):
-    numba_path(monkeypatch)
+    winograd_path(monkeypatch)
     x, w, b = draw(1, 2, 5, 6, seed=1), draw(3, 2, 3, 3, seed=2), draw(3, seed=3)
     fn = lambda x, w, b: F.conv2d(x, w, b, padding=1)
     inputs = [mg.tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -287,15 +277,19 @@ def test_winograd_passes_gradcheck_and_gradgradcheck(monkeypatch):
     assert mg.gradgradcheck(fn, inputs)
 
 
-@pytest.mark.parametrize("stride, dilation, groups, path", [
-    (1, 1, 1, "winograd"), (2, 1, 1, "columns"), (1, 2, 1, "columns"), (1, 1, 2, "columns"),
+@pytest.mark.parametrize("stride, dilation, groups, channels, path", [
+    (1, 1, 1, 16, "winograd"), (2, 1, 1, 16, "columns"), (1, 2, 1, 16, "columns"),
+    (1, 1, 2, 16, "columns"),
+    (1, 1, 1, 15, "columns"),  # few input channels: below WINOGRAD_MIN_CHANNELS
 ])
-def test_which_path_runs(monkeypatch, stride, dilation, groups, path):
+def test_which_path_runs(monkeypatch, stride, dilation, groups, channels, path):
     numba_path(monkeypatch)
     geometry = conv_ops.Geometry((stride, stride), (1, 1), (dilation, dilation), groups)
-    x = np.zeros((2, 4, 8, 8))
+    x = np.zeros((2, channels, 8, 8))
     assert conv_ops._path(x.shape, (3, 3), geometry, x) == path
-    assert conv_ops._path(x.shape, (3, 3), geometry, x.astype(np.float16)) == "numpy"
+    assert conv_ops._path(x.shape, (3, 3), geometry, x.astype(np.float16)) == "columns"
+    numpy_path(monkeypatch)
+    assert conv_ops._path(x.shape, (3, 3), geometry, x) == "columns"  # small problems: NumPy
 
 
 def test_winograd_transforms_are_adjoint_pairs():
@@ -303,7 +297,7 @@ def test_winograd_transforms_are_adjoint_pairs():
     x_shape, out_size, padding = (2, 3, 7, 6), (7, 6), (1, 1)
     x = rng.standard_normal(x_shape)
     padded = np.empty(winograd.padded_shape(x_shape, out_size))
-    kernels.pad_to_positions(x, padded, *padding)
+    winograd.pad_to_positions(x, padded, *padding)
     tiles = winograd.tiles_from_input(padded, out_size, np.empty(winograd.tiles_shape(2, 3, out_size)))
     d_tiles = rng.standard_normal(tiles.shape)
     dx = winograd.input_from_tiles(d_tiles, out_size, padding, np.full(x_shape, np.nan))

@@ -1,26 +1,30 @@
 """conv2d's memory passes as parallel Numba kernels over C-contiguous NumPy arrays.
 
-The matrix products of conv2d stay with NumPy's BLAS; everything around them is here.
-The column matrix of these kernels is position-major: one row per output position
-(n, r, s), N*OH*OW of them, and one column per weight entry in the order
-(group, kernel row i, kernel column j, channel within the group), C*kH*kW of them.
-In that layout BLAS gets the shapes it runs fastest: a long axis of output positions
-against the short axes of channels and kernel entries. Measured for x (64, 32, 16, 16),
-w (64, 32, 3, 3) on 2 cores: the three products of a step take 4.7 ms, against 6.5 ms
-in the channel-major layout (C*kH*kW, N*OH*OW) of minigrad/ops/conv.py's NumPy code.
+The matrix products of conv2d stay with NumPy's BLAS; everything around them is here,
+each a single pass over memory, split over the threads:
 
-* ``pad_to_positions`` copies the input (N, C, H, W) into a zero-padded channels-last
-  buffer (N, Hp, Wp, C), so that every kernel offset of an output position reads C/groups
-  contiguous values, with no bounds test;
-* ``im2col_kernel`` gathers the column matrix from that buffer, one task per output row;
-* ``col2im_kernel``, its adjoint, sums the columns back into (N, C, H, W), one task per
-  image (each task writes only its own image, so no two threads touch one element);
-* ``positions_to_images``: the product (N*P, C_out) to the output (N, C_out, P), plus a bias;
-* ``images_to_positions``: the upstream gradient (N, C_out, P) to (N*P, C_out).
+* ``im2col``: the (C*kH*kW, N*OH*OW) column matrix straight from the unpadded input
+  (the padding is a bounds check: zeros are written, no padded copy is made);
+* ``col2im``: its adjoint, adding the columns back straight into the (N, C, H, W)
+  result (no padded buffer, no final transpose);
+* ``rows_to_images``: the product (C_out, N*P) to the output (N, C_out, P), plus a bias;
+* ``images_to_rows``: the upstream gradient (N, C_out, P) to (C_out, N*P).
 
-The results go into ``out`` arrays the caller passes (fresh, or recycled by
-minigrad/ops/conv.py), every element written. The geometry comes in as ints.
-Unsigned indices let Numba skip the negative-index test, so the copies vectorize.
+Every kernel takes ``prange`` over independent (row or channel, image) blocks, so no two
+threads ever write the same element, and reads or writes the column matrix in
+contiguous runs. The results go into ``out`` arrays the caller passes (fresh, or
+recycled by minigrad/ops/conv.py), every element written. The geometry (kernel, stride, padding, dilation, output size) comes in
+as ints; groups need nothing here, since the channel axis leads the column matrix and
+a group is a block of its rows.
+
+Threads, measured on 2 cores: right after an OpenBLAS matrix product (as every one of
+these kernels runs in a training step), OpenBLAS's worker thread keeps spinning for a
+while (about 0.1 s by default), and the second Numba thread gets little of that core:
+the kernels then run at about their one-thread speed (im2col of the benchmark's layer,
+19 MB of columns: 1.3 ms either way in a step; 0.45 ms on 2 threads with
+OPENBLAS_NUM_THREADS=1). So the loops are made fast on one thread first: unsigned
+indices (no negative-index test, so the copies vectorize), and for stride 1 with an
+output as wide as the input one masked run per (row, image) instead of OH short rows.
 
 With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 ``range``), which is how tests/test_conv_kernels.py covers it on small shapes.
@@ -31,129 +35,223 @@ from numba import njit, prange
 
 from .threads import single_thread_below
 
-U = np.uint64  # the index type inside the kernels
+U = np.uint64  # the index type inside the kernels (see im2col_kernel)
 
 # Below this many elements moved, a kernel runs on one thread: waking a worker costs
 # more than it saves.
 PARALLEL_MIN_SIZE = 1 << 15
 
 
+@njit(cache=True)
+def _valid_range(offset, stride, size, count):
+    """The positions t in [0, count) with 0 <= t*stride + offset < size, as (lo, hi)."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = (size - 1 - offset) // stride + 1
+    if hi > count:
+        hi = count
+    if lo > count:
+        lo = count
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def copy_row(source, start, step, target, first, count):
+    """target[first + s] = source[start + s * step] for s < count (unsigned indices)."""
+    if step == 1:
+        for s in range(count):
+            target[first + s] = source[start + s]
+    else:
+        for s in range(count):
+            target[first + s] = source[start + s * step]
+
+
+@njit(cache=True, inline="always")
+def add_row(source, start, target, first, step, count):
+    """target[first + s * step] += source[start + s] for s < count (unsigned indices)."""
+    if step == 1:
+        for s in range(count):
+            target[first + s] += source[start + s]
+    else:
+        for s in range(count):
+            target[first + s * step] += source[start + s]
+
+
+@njit(cache=True)
+def _column_masks(same_width, kw, pw, dw, w, plane):
+    """For the stride-1, output-as-wide-as-input case: masks[j, p], whether position p
+    of an output plane (width w) has its input column, for kernel column j, inside the
+    image. Empty otherwise."""
+    masks = np.zeros((kw, plane if same_width else 0), dtype=np.bool_)
+    if same_width:
+        for j in range(kw):
+            lo, hi = _valid_range(j * dw - pw, 1, w, w)
+            for p in range(plane):
+                s = p % w
+                masks[j, p] = lo <= s < hi
+    return masks
+
+
 # ---------------------------------------------------------------------------------
 # kernels
 # ---------------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
-def pad_to_positions(x, padded, ph, pw):
-    """padded[n, y + ph, t + pw, c] = x[n, c, y, t]; the border zero."""
+def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Columns (C*kH*kW, N*OH*OW) of ``x`` (N, C, H, W): row (c, i, j), column (n, r, s)
+    holds x[n, c, r*sh + i*dh - ph, s*sw + j*dw - pw], zero outside the image."""
     n, c, h, w = x.shape
-    hp, wp = padded.shape[1], padded.shape[2]
-    flat = padded.reshape(-1)
-    zero = x.dtype.type(0)
-    for task in prange(n * hp):
-        b = task // hp
-        yp = task - b * hp
-        row = U(task * wp * c)
-        y = yp - ph
-        if y < 0 or y >= h:
-            for t in range(U(wp * c)):
-                flat[row + t] = zero
-            continue
-        for t in range(U(pw * c)):
-            flat[row + t] = zero
-        for t in range(U((pw + w) * c), U(wp * c)):
-            flat[row + t] = zero
-        for ch in range(c):
-            for t in range(w):
-                flat[row + U((t + pw) * c + ch)] = x[b, ch, y, t]
-    return padded
-
-
-@njit(parallel=True, cache=True)
-def im2col_kernel(padded, out, kh, kw, sh, sw, dh, dw, oh, ow, groups):
-    """Columns (N*OH*OW, C*kH*kW) from the padded channels-last input (N, Hp, Wp, C):
-    row (n, r, s), column (g, i, j, c') holds padded[n, r*sh + i*dh, s*sw + j*dw, g*C/groups + c']."""
-    n, hp, wp, c = padded.shape
-    cg = c // groups
-    k = c * kh * kw
-    block = cg * kh * kw
-    flat_in = padded.reshape(-1)
+    rows = c * kh * kw
+    plane = oh * ow
     flat_out = out.reshape(-1)
-    count = U(cg)
-    for task in prange(n * oh):
-        b = task // oh
-        r = task - b * oh
-        for s in range(ow):
-            row = U((task * ow + s) * k)
-            for g in range(groups):
-                for i in range(kh):
-                    line = (b * hp + r * sh + i * dh) * wp
-                    for j in range(kw):
-                        source = U((line + s * sw + j * dw) * c + g * cg)
-                        target = row + U(g * block + (i * kw + j) * cg)
-                        for t in range(count):
-                            flat_out[target + t] = flat_in[source + t]
+    flat_x = x.reshape(-1)
+    zero = x.dtype.type(0)
+    # Stride 1 and an output as wide as the input (padding "same"): output position p of
+    # a row (c, i, j) reads input position p + a fixed shift, so rows need not be split.
+    same_width = sh == 1 and sw == 1 and ow == w
+    masks = _column_masks(same_width, kw, pw, dw, w, plane)
+    for task in prange(rows * n):
+        row = task // n
+        b = task - row * n
+        ch = row // (kh * kw)
+        offset = row - ch * (kh * kw)
+        i = offset // kw
+        j = offset - i * kw
+        col0 = j * dw - pw
+        lo, hi = _valid_range(col0, sw, w, ow)
+        # Unsigned indices: Numba then skips the negative-index wraparound test, and
+        # the copy loops vectorize.
+        count = U(hi - lo)
+        step = U(sw)
+        base = U(row * n * plane + b * plane)
+        if same_width:
+            r_lo, r_hi = _valid_range(i * dh - ph, 1, h, oh)
+            if r_hi > r_lo and hi > lo:
+                # One long run from row r_lo to row r_hi - 1, the mask zeroing the
+                # positions whose input column lies outside the image.
+                first = r_lo * ow + lo
+                last = (r_hi - 1) * ow + hi
+                for s in range(U(first)):
+                    flat_out[base + s] = zero
+                source = U((b * c + ch) * h * w + (i * dh - ph) * w + col0 + first)
+                target = base + U(first)
+                valid = masks[j, first:]
+                for s in range(U(last - first)):
+                    flat_out[target + s] = flat_x[source + s] if valid[s] else zero
+                for s in range(U(last), U(plane)):
+                    flat_out[base + s] = zero
+            else:
+                for s in range(U(plane)):
+                    flat_out[base + s] = zero
+            continue
+        for r in range(oh):
+            y = r * sh + i * dh - ph
+            start = base + U(r * ow)
+            if y < 0 or y >= h:
+                for s in range(U(ow)):
+                    flat_out[start + s] = zero
+                continue
+            for s in range(U(lo)):
+                flat_out[start + s] = zero
+            if hi > lo:  # else lo * sw + col0 may be negative
+                copy_row(flat_x, U(((b * c + ch) * h + y) * w + lo * sw + col0), step,
+                         flat_out, start + U(lo), count)
+            for s in range(U(hi), U(ow)):
+                flat_out[start + s] = zero
     return out
 
 
 @njit(parallel=True, cache=True)
-def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, groups):
-    """The adjoint of ``im2col_kernel`` composed with ``pad_to_positions``: (N, C, H, W),
-    each input position the sum of the column entries copied from it.
+def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, images_per_task):
+    """The adjoint of ``im2col_kernel``: (N, C, H, W), each input position the sum of the
+    column entries that were copied from it.
 
-    One task per image: it adds the image's rows of columns into a private zero-padded
-    channels-last buffer (in cache: (H + 2*ph) * (W + 2*pw) * C values), then writes the
-    inside of that buffer out channel by channel. No two threads touch one element.
+    One task per channel and run of ``images_per_task`` images: each thread adds into
+    its own (image, channel) blocks only, and a task reads each of its kH*kW rows of
+    columns as one contiguous run while its blocks stay in cache.
     """
     n, c, h, w = out.shape
-    cg = c // groups
-    k = c * kh * kw
-    block = cg * kh * kw
-    hp, wp = h + 2 * ph, w + 2 * pw
+    plane = oh * ow
+    flat_out = out.reshape(-1)
     flat_columns = columns.reshape(-1)
-    count = U(cg)
-    for b in prange(n):
-        padded = np.zeros(hp * wp * c, dtype=out.dtype)
-        for r in range(oh):
-            for s in range(ow):
-                row = U(((b * oh + r) * ow + s) * k)
-                for g in range(groups):
-                    for i in range(kh):
-                        line = (r * sh + i * dh) * wp
-                        for j in range(kw):
-                            source = row + U(g * block + (i * kw + j) * cg)
-                            target = U((line + s * sw + j * dw) * c + g * cg)
-                            for t in range(count):
-                                padded[target + t] += flat_columns[source + t]
-        for ch in range(c):
-            for y in range(h):
-                line = (y + ph) * wp + pw
-                for t in range(w):
-                    out[b, ch, y, t] = padded[(line + t) * c + ch]
+    zero = columns.dtype.type(0)
+    same_width = sh == 1 and sw == 1 and ow == w  # as in im2col_kernel
+    masks = _column_masks(same_width, kw, pw, dw, w, plane)
+    runs = (n + images_per_task - 1) // images_per_task
+    for task in prange(c * runs):
+        ch = task // runs
+        b_first = (task - ch * runs) * images_per_task
+        b_last = min(n, b_first + images_per_task)
+        for b in range(b_first, b_last):
+            block = U((b * c + ch) * h * w)
+            for t in range(U(h * w)):
+                flat_out[block + t] = zero
+        for i in range(kh):
+            r_lo, r_hi = _valid_range(i * dh - ph, sh, h, oh)
+            for j in range(kw):
+                col0 = j * dw - pw
+                lo, hi = _valid_range(col0, sw, w, ow)
+                if hi <= lo or r_hi <= r_lo:  # nothing valid (lo * sw + col0 may be negative)
+                    continue
+                count = U(hi - lo)
+                step = U(sw)
+                row = (ch * kh + i) * kw + j
+                # the run of position p: column position p adds into input position
+                # p + shift, where p's column lies in [lo, hi)
+                first = r_lo * ow + lo
+                last = (r_hi - 1) * ow + hi
+                shift = (i * dh - ph) * w + col0
+                valid = masks[j, first:]
+                for b in range(b_first, b_last):
+                    block = U((b * c + ch) * h * w)
+                    base = U(row * n * plane + b * plane)
+                    if same_width:
+                        source = base + U(first)
+                        target = block + U(shift + first)
+                        for p in range(U(last - first)):  # a select, not a branch: vectorizes
+                            flat_out[target + p] += flat_columns[source + p] if valid[p] else zero
+                        continue
+                    for r in range(r_lo, r_hi):
+                        y = r * sh + i * dh - ph
+                        add_row(flat_columns, base + U(r * ow + lo), flat_out,
+                                block + U(y * w + lo * sw + col0), step, count)
     return out
 
 
 @njit(parallel=True, cache=True)
-def positions_to_images(product, bias, out):
-    """(N*P, C_out) -> (N, C_out, P), adding ``bias[o]`` to output channel o."""
-    n, c_out, plane = out.shape
+def rows_to_images(product, bias, out):
+    """(C_out, N*P) -> (N, C_out, P), adding ``bias[o]`` to output channel o."""
+    c_out, total = product.shape
+    n = out.shape[0]
+    plane = total // n
+    flat_out = out.reshape(-1)
+    flat_product = product.reshape(-1)
     for task in prange(n * c_out):
         b = task // c_out
         o = task - b * c_out
         value = bias[o]
-        first = b * plane
-        for p in range(plane):
-            out[b, o, p] = product[first + p, o] + value
+        target = U(task * plane)
+        source = U(o * total + b * plane)
+        for p in range(U(plane)):
+            flat_out[target + p] = flat_product[source + p] + value
     return out
 
 
 @njit(parallel=True, cache=True)
-def images_to_positions(images, out):
-    """(N, C_out, P) -> (N*P, C_out), the upstream gradient laid out as the output's columns."""
+def images_to_rows(images, out):
+    """(N, C_out, P) -> (C_out, N*P), the upstream gradient laid out as columns."""
     n, c_out, plane = images.shape
-    for b in prange(n):
-        first = b * plane
-        for p in range(plane):
-            for o in range(c_out):
-                out[first + p, o] = images[b, o, p]
+    flat_out = out.reshape(-1)
+    flat_images = images.reshape(-1)
+    for task in prange(c_out * n):
+        o = task // n
+        b = task - o * n
+        target = U(task * plane)
+        source = U((b * c_out + o) * plane)
+        for p in range(U(plane)):
+            flat_out[target + p] = flat_images[source + p]
     return out
 
 
@@ -162,61 +260,55 @@ def images_to_positions(images, out):
 # written (``out`` C-contiguous, of the dtype of the input; fresh or recycled, never
 # zeroed first)
 # ---------------------------------------------------------------------------------
-def padded_shape(input_shape, padding):
-    """The shape (N, H + 2*ph, W + 2*pw, C) of ``im2col``'s channels-last buffer."""
-    n, c, h, w = input_shape
-    return (n, h + 2 * padding[0], w + 2 * padding[1], c)
+def _ints(kernel, geometry, out_size):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
+    return kh, kw, sh, sw, ph, pw, dh, dw, out_size[0], out_size[1]
 
 
-def im2col(x, kernel, geometry, out_size, out=None, padded=None):
-    """Position-major columns of ``x`` (N, C, H, W): (N*OH*OW, C*kH*kW), the columns of
-    group g a contiguous block. ``padded`` is an optional scratch of ``padded_shape``."""
+def im2col(x, kernel, geometry, out_size, out=None):
+    """Columns of ``x`` (N, C, H, W): (C*kH*kW, N*OH*OW)."""
     x = np.ascontiguousarray(x)
     n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
-    oh, ow = out_size
     if out is None:
-        out = np.empty((n * oh * ow, c * kh * kw), x.dtype)
-    if padded is None:
-        padded = np.empty(padded_shape(x.shape, (ph, pw)), x.dtype)
+        out = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), x.dtype)
     with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        pad_to_positions(x, padded, ph, pw)
-        im2col_kernel(padded, out, kh, kw, sh, sw, dh, dw, oh, ow, geometry.groups)
+        im2col_kernel(x, out, *_ints(kernel, geometry, out_size))
     return out
 
 
 def col2im(columns, input_shape, kernel, geometry, out_size, out=None):
-    """The adjoint of ``im2col``: (N*OH*OW, C*kH*kW) -> (N, C, H, W)."""
+    """The adjoint of ``im2col``: (C*kH*kW, N*OH*OW) -> (N, C, H, W)."""
     columns = np.ascontiguousarray(columns)
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
     if out is None:
         out = np.empty(input_shape, columns.dtype)
+    # enough images per task to read runs of about 16 KiB, and at least two tasks per thread
+    images = max(1, min((1 << 14) // max(1, out_size[0] * out_size[1] * columns.itemsize),
+                        input_shape[0] * input_shape[1] // 4))
     with single_thread_below(columns.size, PARALLEL_MIN_SIZE):
-        col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, out_size[0], out_size[1],
-                      geometry.groups)
+        col2im_kernel(columns, out, *_ints(kernel, geometry, out_size), images)
     return out
 
 
 def output_from_product(product, bias, n, out_size, out=None):
-    """(N*OH*OW, C_out) -> (N, C_out, OH, OW), plus ``bias`` (C_out,) or None."""
+    """(C_out, N*OH*OW) -> (N, C_out, OH, OW), plus ``bias`` (C_out,) or None."""
     product = np.ascontiguousarray(product)
-    c_out = product.shape[1]
+    c_out = product.shape[0]
     if bias is None:
         bias = np.zeros(c_out, dtype=product.dtype)
     bias = np.ascontiguousarray(bias, dtype=product.dtype)
     if out is None:
         out = np.empty((n, c_out) + tuple(out_size), product.dtype)
     with single_thread_below(product.size, PARALLEL_MIN_SIZE):
-        positions_to_images(product, bias, out.reshape(n, c_out, -1))
+        rows_to_images(product, bias, out.reshape(n, c_out, -1))
     return out
 
 
-def grad_positions(grad, out=None):
-    """The upstream gradient (N, C_out, OH, OW) as (N*OH*OW, C_out)."""
+def grad_rows(grad, out=None):
+    """The upstream gradient (N, C_out, OH, OW) as (C_out, N*OH*OW)."""
     grad = np.ascontiguousarray(grad)
     n, c_out = grad.shape[:2]
     if out is None:
-        out = np.empty((grad.size // c_out, c_out), grad.dtype)
+        out = np.empty((c_out, grad.size // c_out), grad.dtype)
     with single_thread_below(grad.size, PARALLEL_MIN_SIZE):
-        images_to_positions(grad.reshape(n, c_out, -1), out)
+        images_to_rows(grad.reshape(n, c_out, -1), out)
     return out

@@ -115,6 +115,33 @@ def _a(y0, y1, y2, y3):
 
 # ---- kernels ---------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
+def pad_to_positions(x, padded, ph, pw):
+    """padded[n, y + ph, t + pw, c] = x[n, c, y, t] for the input (N, C, H, W), zero
+    elsewhere: the channels-last, zero-padded input that ``input_transform`` reads."""
+    n, c, h, w = x.shape
+    hp, wp = padded.shape[1], padded.shape[2]
+    flat = padded.reshape(-1)
+    zero = x.dtype.type(0)
+    for task in prange(n * hp):
+        b = task // hp
+        yp = task - b * hp
+        row = np.uint64(task * wp * c)
+        y = yp - ph
+        if y < 0 or y >= h:
+            for t in range(np.uint64(wp * c)):
+                flat[row + t] = zero
+            continue
+        for t in range(np.uint64(pw * c)):
+            flat[row + t] = zero
+        for t in range(np.uint64((pw + w) * c), np.uint64(wp * c)):
+            flat[row + t] = zero
+        for ch in range(c):
+            for t in range(w):
+                flat[row + np.uint64((t + pw) * c + ch)] = x[b, ch, y, t]
+    return padded
+
+
+@njit(parallel=True, cache=True)
 def input_transform(padded, out, tiles_high, tiles_wide):
     """V = B^T d B for every tile and channel: ``padded`` (N, 4*th + 2, 4*tw + 2, C), the
     zero-padded input channels-last; ``out`` (36, N*th*tw, C)."""

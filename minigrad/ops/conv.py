@@ -10,14 +10,19 @@ weight reshaped to (C_out, C*kH*kW). Its gradients are again matrix products:
 
 For large problems (``KERNEL_MIN_SIZE``) the memory passes around the three matrix
 products run as parallel Numba kernels (minigrad/kernels/conv.py, imported on first
-use), in a position-major layout that suits BLAS better: the columns are
-(N*OH*OW, C*kH*kW), one row per output position, so the products become
-``columns @ weight.T`` (forward), ``grad @ weight`` (the input-gradient columns) and
-``columns.T @ grad`` (the weight gradient), with the upstream gradient as (N*OH*OW, C_out).
-The large arrays that outlive a call (the kept columns, the output, the input gradient)
-are recycled once nothing refers to them. Small problems stay in NumPy, in the
-channel-major layout above, which is also the reference the kernels are tested
-against; the stride-1 flat layout below is used on that path only.
+use): im2col straight from the unpadded input, col2im straight into the (N, C, H, W)
+result, and the two layout changes between (C_out, N*OH*OW) and (N, C_out, OH, OW),
+the bias added on the way; the large arrays that outlive a call (the kept columns,
+the output, the input gradient) are recycled once nothing refers to them. Small
+problems stay in NumPy, which is also the reference the kernels are tested against;
+the stride-1 flat layout below is used on that path only.
+
+For 3x3, stride-1 convolutions with at least ``WINOGRAD_MIN_CHANNELS`` input channels on
+the kernels, Winograd's F(4x4, 3x3) replaces im2col (minigrad/kernels/winograd.py): the
+input and the upstream gradient become 6x6 tiles in a transformed space where the
+convolution is 36 independent matrix products over the channels, 4x fewer
+multiplications than im2col; the forward keeps the transformed input tiles instead of
+the columns.
 
 Three Functions close the loop for higher derivatives: ``Conv2d`` (the forward),
 ``Conv2dInputGrad`` (a transposed convolution) and ``Conv2dWeightGrad``. Each is linear
@@ -148,8 +153,8 @@ def _plan(input_shape, kernel, geometry):
     return (oh, ow), (padded_width if flat else ow), kernels
 
 
-# The dtypes the kernels are compiled for; a convolution with any other (float16,
-# integers, complex) takes the NumPy code even when _plan says "kernels".
+# The dtypes the kernels are compiled for; others (float16, integers, complex) take the
+# NumPy code even when _plan says "kernels", in the same (strided) layout.
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -178,7 +183,11 @@ def im2col(x, kernel, geometry):
     n, c, h, w = x.shape
     kh, kw = kernel
     (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-    (oh, ow), width = _layout(x.shape, kernel, geometry)
+    (oh, ow), width, kernels = _plan(x.shape, kernel, geometry)
+    if kernels and x.dtype in KERNEL_DTYPES:
+        out = _recycler.get((c * kh * kw, n * oh * ow), x.dtype)
+        columns = _kernels().im2col(x, kernel, geometry, (oh, ow), out=out)
+        return columns.reshape(geometry.groups, -1, n * oh * ow)
     if width == ow:
         xp = _pad(x, geometry.padding)
         s_n, s_c, s_h, s_w = xp.strides
@@ -211,7 +220,11 @@ def col2im(columns, input_shape, kernel, geometry):
     n, c, h, w = input_shape
     kh, kw = kernel
     (ph, pw), (dh, dw) = geometry.padding, geometry.dilation
-    (oh, ow), width = _layout(input_shape, kernel, geometry)
+    (oh, ow), width, kernels = _plan(input_shape, kernel, geometry)
+    if kernels and columns.dtype in KERNEL_DTYPES:
+        out = _recycler.get(tuple(input_shape), columns.dtype)
+        return _kernels().col2im(columns.reshape(c * kh * kw, -1), input_shape, kernel, geometry,
+                                 (oh, ow), out=out)
     if width == ow:
         columns = columns.reshape(c, kh * kw, n, oh, ow)
         padded = _workspace.get("col2im", (c, n, h + 2 * ph, w + 2 * pw), columns.dtype)
@@ -239,8 +252,11 @@ def grad_columns(grad, input_shape, kernel, geometry):
     """The upstream gradient (N, C_out, OH, OW) laid out as the columns of the output:
     (groups, C_out/groups, N*OH*width), zero in the columns the layout ignores."""
     n, c_out, oh, ow = grad.shape
-    _, width = _layout(input_shape, kernel, geometry)
-    if width == ow:
+    _, width, kernels = _plan(input_shape, kernel, geometry)
+    if kernels and grad.dtype in KERNEL_DTYPES:
+        out = _workspace.get("grad_columns", (c_out, n * oh * ow), grad.dtype)
+        matrix = _kernels().grad_rows(grad, out=out)
+    elif width == ow:
         matrix = np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
     else:
         matrix = _workspace.get("grad_columns", (c_out, n, oh, width), grad.dtype)
@@ -268,91 +284,6 @@ def _matmul(a, b, role=None):
     return np.matmul(a, b, out=out)
 
 
-# ---- the Numba path: position-major columns (N*OH*OW, C*kH*kW) ------------------------
-def _on_kernels(input_shape, kernel, geometry, *arrays):
-    """Whether this convolution runs on the Numba kernels: a large problem (``_plan``)
-    whose arrays all have a dtype the kernels are compiled for."""
-    return _plan(input_shape, kernel, geometry)[2] and all(a.dtype in KERNEL_DTYPES for a in arrays)
-
-
-def _weight_rows(weight, groups):
-    """The weight (C_out, C/groups, kH, kW) as (groups, C_out/groups, kH*kW*C/groups),
-    its columns in the order (i, j, c') of the position-major column matrix."""
-    c_out, c_group, kh, kw = weight.shape
-    return weight.reshape(groups, c_out // groups, c_group, kh, kw).transpose(0, 1, 3, 4, 2).reshape(
-        groups, c_out // groups, kh * kw * c_group)
-
-
-def _grouped_matmul(a, b, out):
-    """``out[:, block g] = a[:, block g] @ b[g]`` for each group g of ``b`` (groups, k, m)."""
-    groups, k, m = b.shape
-    if groups == 1:
-        return np.matmul(a, b[0], out=out)
-    for g in range(groups):
-        np.matmul(a[:, g * k:(g + 1) * k], b[g], out=out[:, g * m:(g + 1) * m])
-    return out
-
-
-def position_columns(x, kernel, geometry):
-    """The position-major column matrix of ``x``: (N*OH*OW, C*kH*kW), recycled."""
-    n, c = x.shape[:2]
-    (oh, ow), _, _ = _plan(x.shape, kernel, geometry)
-    kernels = _kernels()
-    out = _recycler.get((n * oh * ow, c * kernel[0] * kernel[1]), x.dtype)
-    padded = _workspace.get("padded_positions", kernels.padded_shape(x.shape, geometry.padding), x.dtype)
-    return kernels.im2col(x, kernel, geometry, (oh, ow), out=out, padded=padded)
-
-
-def grad_positions(grad):
-    """The upstream gradient (N, C_out, OH, OW) as (N*OH*OW, C_out), a workspace array."""
-    n, c_out = grad.shape[:2]
-    out = _workspace.get("grad_positions", (grad.size // c_out, c_out), grad.dtype)
-    return _kernels().grad_positions(grad, out=out)
-
-
-def _forward_on_kernels(x, weight, geometry, bias):
-    n, c_out = x.shape[0], weight.shape[0]
-    kernel = weight.shape[2:]
-    (oh, ow), _, _ = _plan(x.shape, kernel, geometry)
-    columns = position_columns(x, kernel, geometry)
-    weights = _weight_rows(weight, geometry.groups).transpose(0, 2, 1)
-    product = _workspace.get("product", (columns.shape[0], c_out), np.result_type(columns, weights))
-    _grouped_matmul(columns, weights, product)
-    out = _recycler.get((n, c_out, oh, ow), product.dtype)
-    _kernels().output_from_product(product, bias, n, (oh, ow), out=out)
-    return out, columns
-
-
-def _input_grad_on_kernels(grad, weight, input_shape, geometry, grad_matrix):
-    kernel = weight.shape[2:]
-    (oh, ow), _, _ = _plan(input_shape, kernel, geometry)
-    if grad_matrix is None:
-        grad_matrix = grad_positions(grad)
-    weights = _weight_rows(weight, geometry.groups)
-    shape = (grad_matrix.shape[0], input_shape[1] * kernel[0] * kernel[1])
-    columns = _workspace.get("input_columns", shape, np.result_type(grad_matrix, weights))
-    _grouped_matmul(grad_matrix, weights, columns)
-    out = _recycler.get(tuple(input_shape), columns.dtype)
-    return _kernels().col2im(columns, input_shape, kernel, geometry, (oh, ow), out=out)
-
-
-def _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, grad_matrix):
-    c_out, c_group, kh, kw = weight_shape
-    groups = geometry.groups
-    if columns is None:
-        columns = position_columns(x, (kh, kw), geometry)
-    if grad_matrix is None:
-        grad_matrix = grad_positions(grad)
-    block, outs = kh * kw * c_group, c_out // groups
-    rows = np.empty((groups, block, outs), np.result_type(columns, grad_matrix))
-    for g in range(groups):
-        np.matmul(columns[:, g * block:(g + 1) * block].T, grad_matrix[:, g * outs:(g + 1) * outs],
-                  out=rows[g])
-    # (groups, (i, j, c'), C_out/groups) -> (C_out, C/groups, kH, kW)
-    weight_grad = rows.reshape(groups, kh, kw, c_group, outs).transpose(0, 4, 3, 1, 2)
-    return np.ascontiguousarray(weight_grad.reshape(weight_shape))
-
-
 # ---- the Numba path for 3x3, stride 1: Winograd's F(4x4, 3x3) -------------------------
 def _winograd():
     from ..kernels import winograd
@@ -364,7 +295,7 @@ def _input_tiles(x, out_size, padding):
     """V, the transformed input tiles (36, tiles, C) of ``x``, recycled."""
     winograd = _winograd()
     padded = _workspace.get("padded_tiles", winograd.padded_shape(x.shape, out_size), x.dtype)
-    _kernels().pad_to_positions(np.ascontiguousarray(x), padded, *padding)
+    winograd.pad_to_positions(np.ascontiguousarray(x), padded, *padding)
     out = _recycler.get(winograd.tiles_shape(x.shape[0], x.shape[1], out_size), x.dtype)
     return winograd.tiles_from_input(padded, out_size, out)
 
@@ -407,16 +338,33 @@ def _weight_grad_winograd(x, grad, weight_shape, geometry, tiles, grad_tiles):
     return _winograd().filter_grad_transform(d_filters)
 
 
+# Winograd saves multiplications in proportion to C_in * C_out but pays for its tile
+# transforms in proportion to C_in + C_out, so with few channels (an image's first
+# layers) the column matrix is faster. Measured on forward+backward steps, float32, 3x3,
+# padding 1, 2 cores, ms, columns against Winograd: x (64, 4, 16, 16) with 16 filters 0.9
+# against 1.3; (64, 8, 16, 16) with 16: 1.5 against 1.7; (64, 16, 8, 8) with 32: 1.2
+# against 0.8; (64, 16, 14, 14) with 32: 2.9 against 3.2 (a 14-wide output wastes an
+# eighth of its 4-wide tiles); (64, 32, 16, 16) with 64: 11.0 against 8.6.
+WINOGRAD_MIN_CHANNELS = 16
+
+
+def _on_kernels(input_shape, kernel, geometry, *arrays):
+    """Whether this convolution runs on the Numba kernels: a large problem (``_plan``)
+    whose arrays all have a dtype the kernels are compiled for."""
+    return _plan(input_shape, kernel, geometry)[2] and all(a.dtype in KERNEL_DTYPES for a in arrays)
+
+
 # ---- the three products, on whichever path suits the problem --------------------------
 # Each returns, or takes, the arrays shared between the forward and the two gradients as
-# ``(path, array)``: an array made for another path (another dtype can change it) is not used.
+# ``(path, array)``: an array made for the other path (another dtype can change it) is
+# not used.
 def _path(input_shape, kernel, geometry, *arrays):
-    """Which code runs this convolution: "numpy" (small problems, other dtypes),
-    "winograd" (3x3, stride 1, no dilation, one group) or "columns" on the kernels."""
-    if not _on_kernels(input_shape, kernel, geometry, *arrays):
-        return "numpy"
+    """Which algorithm runs this convolution: "winograd" (3x3, stride 1, no dilation,
+    one group, at least WINOGRAD_MIN_CHANNELS input channels, on the kernels) or
+    "columns" (im2col, on the kernels or in NumPy)."""
     if (tuple(kernel) == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1)
-            and geometry.groups == 1):
+            and geometry.groups == 1 and input_shape[1] >= WINOGRAD_MIN_CHANNELS
+            and _on_kernels(input_shape, kernel, geometry, *arrays)):
         return "winograd"
     return "columns"
 
@@ -432,8 +380,6 @@ def upstream_layout(grad, input_shape, kernel, geometry, *arrays):
     path = _path(input_shape, kernel, geometry, grad, *arrays)
     if path == "winograd":
         return path, _grad_tiles(grad)
-    if path == "columns":
-        return path, grad_positions(grad)
     return path, grad_columns(grad, input_shape, kernel, geometry)
 
 
@@ -443,22 +389,22 @@ def conv2d_forward(x, weight, geometry, bias=None):
     weight gradient."""
     n = x.shape[0]
     c_out, _, kh, kw = weight.shape
-    path = _path(x.shape, (kh, kw), geometry, x, weight)
-    if path == "winograd":
+    if _path(x.shape, (kh, kw), geometry, x, weight) == "winograd":
         out, tiles = _forward_winograd(x, weight, geometry, bias)
-        return out, (path, tiles)
-    if path == "columns":
-        out, columns = _forward_on_kernels(x, weight, geometry, bias)
-        return out, (path, columns)
+        return out, ("winograd", tiles)
     columns = im2col(x, (kh, kw), geometry)
     # (groups, C_out/groups, N*OH*width), then (N, C_out, OH, OW)
     product = _matmul(_weight_matrix(weight, geometry.groups), columns, "product")
-    (oh, ow), width = _layout(x.shape, (kh, kw), geometry)
+    (oh, ow), width, kernels = _plan(x.shape, (kh, kw), geometry)
+    if kernels and product.dtype in KERNEL_DTYPES:
+        out = _recycler.get((n, c_out, oh, ow), product.dtype)
+        _kernels().output_from_product(product.reshape(c_out, -1), bias, n, (oh, ow), out=out)
+        return out, ("columns", columns)
     out = product.reshape(c_out, n, oh, width)[:, :, :, :ow].transpose(1, 0, 2, 3)
     out = out.copy()  # C order, and never the workspace itself
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
-    return out, (path, columns)
+    return out, ("columns", columns)
 
 
 def conv2d_input_grad(grad, weight, input_shape, geometry, upstream=None):
@@ -467,15 +413,13 @@ def conv2d_input_grad(grad, weight, input_shape, geometry, upstream=None):
     ``upstream_layout`` of ``grad``, if already made."""
     kernel = weight.shape[2:]
     path = _path(input_shape, kernel, geometry, grad, weight)
-    matrix = _kept(upstream, path)
+    grad_matrix = _kept(upstream, path)
     if path == "winograd":
-        return _input_grad_winograd(grad, weight, input_shape, geometry, matrix)
-    if path == "columns":
-        return _input_grad_on_kernels(grad, weight, input_shape, geometry, matrix)
-    if matrix is None:
-        matrix = grad_columns(grad, input_shape, kernel, geometry)
+        return _input_grad_winograd(grad, weight, input_shape, geometry, grad_matrix)
+    if grad_matrix is None:
+        grad_matrix = grad_columns(grad, input_shape, kernel, geometry)
     weights = _weight_matrix(weight, geometry.groups)
-    columns = _matmul(weights.transpose(0, 2, 1), matrix, "input_columns")
+    columns = _matmul(weights.transpose(0, 2, 1), grad_matrix, "input_columns")
     return col2im(columns, input_shape, kernel, geometry)
 
 
@@ -485,18 +429,16 @@ def conv2d_weight_grad(x, grad, weight_shape, geometry, kept=None, upstream=None
     made for this path."""
     kernel = weight_shape[2:]
     path = _path(x.shape, kernel, geometry, x, grad)
-    columns, matrix = _kept(kept, path), _kept(upstream, path)
+    columns, grad_matrix = _kept(kept, path), _kept(upstream, path)
     if path == "winograd":
-        return _weight_grad_winograd(x, grad, weight_shape, geometry, columns, matrix)
-    if path == "columns":
-        return _weight_grad_on_kernels(x, grad, weight_shape, geometry, columns, matrix)
+        return _weight_grad_winograd(x, grad, weight_shape, geometry, columns, grad_matrix)
     if columns is None:
         columns = im2col(x, kernel, geometry)
-    if matrix is None:
-        matrix = grad_columns(grad, x.shape, kernel, geometry)
+    if grad_matrix is None:
+        grad_matrix = grad_columns(grad, x.shape, kernel, geometry)
     # (columns @ grad.T).T rather than grad @ columns.T: the same product, and BLAS runs
     # it faster with the long axis of both operands contiguous and the short one outside.
-    weight_grad = _matmul(columns, matrix.transpose(0, 2, 1)).transpose(0, 2, 1)
+    weight_grad = _matmul(columns, grad_matrix.transpose(0, 2, 1)).transpose(0, 2, 1)
     return weight_grad.reshape(weight_shape)
 
 
