@@ -115,40 +115,25 @@ def _a(y0, y1, y2, y3):
 
 # ---- kernels ---------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
-def pad_to_positions(x, padded, ph, pw):
-    """padded[n, y + ph, t + pw, c] = x[n, c, y, t] for the input (N, C, H, W), zero
-    elsewhere: the channels-last, zero-padded input that ``input_transform`` reads."""
+def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
+    """V = B^T d B for every tile and channel of ``x`` (N, C, H, W), zero-padded by
+    (ph, pw); ``out`` (36, N*th*tw, C).
+
+    One task per row of tiles: it first copies the 6 input rows the tiles read into a
+    zero-padded, channels-last buffer (in cache), then transforms tile by tile.
+    """
     n, c, h, w = x.shape
-    hp, wp = padded.shape[1], padded.shape[2]
-    flat = padded.reshape(-1)
-    zero = x.dtype.type(0)
-    for task in prange(n * hp):
-        b = task // hp
-        yp = task - b * hp
-        row = np.uint64(task * wp * c)
-        y = yp - ph
-        if y < 0 or y >= h:
-            for t in range(np.uint64(wp * c)):
-                flat[row + t] = zero
-            continue
-        for t in range(np.uint64(pw * c)):
-            flat[row + t] = zero
-        for t in range(np.uint64((pw + w) * c), np.uint64(wp * c)):
-            flat[row + t] = zero
-        for ch in range(c):
-            for t in range(w):
-                flat[row + np.uint64((t + pw) * c + ch)] = x[b, ch, y, t]
-    return padded
-
-
-@njit(parallel=True, cache=True)
-def input_transform(padded, out, tiles_high, tiles_wide):
-    """V = B^T d B for every tile and channel: ``padded`` (N, 4*th + 2, 4*tw + 2, C), the
-    zero-padded input channels-last; ``out`` (36, N*th*tw, C)."""
-    n, _, _, c = padded.shape
+    width = TILE * tiles_wide + 2
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
+        padded = np.zeros((ALPHA, width, c), dtype=out.dtype)
+        for u in range(ALPHA):
+            y = y0 + u - ph
+            if 0 <= y < h:
+                for ch in range(c):
+                    for t in range(w):
+                        padded[u, t + pw, ch] = x[b, ch, y, t]
         columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B^T d)[a, v] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
@@ -156,9 +141,8 @@ def input_transform(padded, out, tiles_high, tiles_wide):
             for v in range(ALPHA):
                 for ch in range(c):
                     r0, r1, r2, r3, r4, r5 = _bt(
-                        padded[b, y0, x0 + v, ch], padded[b, y0 + 1, x0 + v, ch],
-                        padded[b, y0 + 2, x0 + v, ch], padded[b, y0 + 3, x0 + v, ch],
-                        padded[b, y0 + 4, x0 + v, ch], padded[b, y0 + 5, x0 + v, ch])
+                        padded[0, x0 + v, ch], padded[1, x0 + v, ch], padded[2, x0 + v, ch],
+                        padded[3, x0 + v, ch], padded[4, x0 + v, ch], padded[5, x0 + v, ch])
                     columns[0, v, ch] = r0
                     columns[1, v, ch] = r1
                     columns[2, v, ch] = r2
@@ -307,13 +291,6 @@ def tile_counts(out_size):
     return -(-out_size[0] // TILE), -(-out_size[1] // TILE)
 
 
-def padded_shape(input_shape, out_size):
-    """(N, 4*th + 2, 4*tw + 2, C): the zero-padded channels-last input the tiles read."""
-    n, c = input_shape[:2]
-    th, tw = tile_counts(out_size)
-    return (n, TILE * th + 2, TILE * tw + 2, c)
-
-
 def tiles_shape(n, channels, out_size):
     th, tw = tile_counts(out_size)
     return (ALPHA * ALPHA, n * th * tw, channels)
@@ -338,11 +315,11 @@ def filter_grad_transform(d_filters):
     return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
 
 
-def tiles_from_input(padded, out_size, out):
-    """V: the transformed input tiles (36, N*th*tw, C) of the padded input."""
+def tiles_from_input(x, out_size, padding, out):
+    """V: the transformed input tiles (36, N*th*tw, C) of ``x`` (N, C, H, W), padded."""
     th, tw = tile_counts(out_size)
     with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        input_transform(padded, out, th, tw)
+        input_transform(np.ascontiguousarray(x), out, th, tw, padding[0], padding[1])
     return out
 
 

@@ -294,10 +294,8 @@ def _winograd():
 def _input_tiles(x, out_size, padding):
     """V, the transformed input tiles (36, tiles, C) of ``x``, recycled."""
     winograd = _winograd()
-    padded = _workspace.get("padded_tiles", winograd.padded_shape(x.shape, out_size), x.dtype)
-    winograd.pad_to_positions(np.ascontiguousarray(x), padded, *padding)
     out = _recycler.get(winograd.tiles_shape(x.shape[0], x.shape[1], out_size), x.dtype)
-    return winograd.tiles_from_input(padded, out_size, out)
+    return winograd.tiles_from_input(x, out_size, padding, out)
 
 
 def _grad_tiles(grad):
