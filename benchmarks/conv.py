@@ -13,9 +13,10 @@ picks the kernels for this CPU:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py
 
-The first case runs on the Numba kernels of minigrad/kernels/conv.py, the second on the
-NumPy path (see KERNEL_MIN_SIZE in minigrad/ops/conv.py). Last, the first conv2d call
-of a fresh process on the kernels, without and with Numba's on-disk cache.
+The first case runs Winograd's F(4x4, 3x3) (minigrad/kernels/winograd.py), the second
+the NumPy im2col path (see KERNEL_MIN_SIZE and WINOGRAD_MIN_CHANNELS in
+minigrad/ops/conv.py). Last, the first conv2d call of a fresh process on the kernels,
+without and with Numba's on-disk cache.
 """
 
 import json
@@ -84,7 +85,10 @@ def path_of(x_shape, w_shape):
     from minigrad.ops import conv as conv_ops
 
     geometry = conv_ops.Geometry((1, 1), (PADDING, PADDING), (1, 1), 1)
-    return "Numba kernels" if conv_ops._plan(x_shape, w_shape[2:], geometry)[2] else "NumPy"
+    x = np.empty(x_shape, np.float32)
+    if conv_ops._path(x_shape, w_shape[2:], geometry, x) == "winograd":
+        return "Winograd F(4x4, 3x3) kernels"
+    return "im2col, Numba kernels" if conv_ops._plan(x_shape, w_shape[2:], geometry)[2] else "im2col, NumPy"
 
 
 def in_subprocess(library, x_shape, w_shape, repeats):
