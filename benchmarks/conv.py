@@ -13,6 +13,9 @@ picks the kernels for this CPU:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py
 
+Each case is measured again with OPENBLAS_THREAD_TIMEOUT=16 in minigrad's process (see
+SHORT_SPIN below); PyTorch does not use OpenBLAS.
+
 The first case runs Winograd's F(4x4, 3x3) (minigrad/kernels/winograd.py), the second
 the NumPy im2col path (see KERNEL_MIN_SIZE and WINOGRAD_MIN_CHANNELS in
 minigrad/ops/conv.py). Last, the first conv2d call of a fresh process on the kernels,
@@ -20,6 +23,7 @@ without and with Numba's on-disk cache.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -91,10 +95,18 @@ def path_of(x_shape, w_shape):
     return "im2col, Numba kernels" if conv_ops._plan(x_shape, w_shape[2:], geometry)[2] else "im2col, NumPy"
 
 
-def in_subprocess(library, x_shape, w_shape, repeats):
+# OpenBLAS's worker threads spin for about 0.1 s after every matrix product, taking a core
+# from the Numba kernels between the products; OpenBLAS reads this setting (2**16 cycles
+# of spinning instead of 2**28) only when NumPy loads, so a user sets it before starting
+# Python. The benchmark shows the step both ways.
+SHORT_SPIN = {"OPENBLAS_THREAD_TIMEOUT": "16"}
+
+
+def in_subprocess(library, x_shape, w_shape, repeats, env=None):
     arguments = json.dumps([library, x_shape, w_shape, repeats])
     result = subprocess.run(
-        [sys.executable, __file__, "--measure", arguments], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--measure", arguments], capture_output=True, text=True, check=True,
+        env=None if env is None else dict(os.environ, **env),
     )
     return json.loads(result.stdout)
 
@@ -110,11 +122,12 @@ def torch_installed():
 def main():
     with_torch = torch_installed()
     for name, x_shape, w_shape, repeats in CASES:
-        ours, theirs = [], []
+        ours, theirs, short_spin = [], [], []
         for _ in range(ROUNDS):
             ours.append(in_subprocess("minigrad", x_shape, w_shape, repeats))
             if with_torch:
                 theirs.append(in_subprocess("torch", x_shape, w_shape, repeats))
+            short_spin.append(in_subprocess("minigrad", x_shape, w_shape, repeats, SHORT_SPIN))
         ours_ms = statistics.median(m for m, _ in ours)
         ours_best = min(b for _, b in ours)
         line = f"{name}: minigrad {ours_ms:7.2f} ms (best {ours_best:6.2f}, {path_of(x_shape, w_shape)})"
@@ -125,6 +138,11 @@ def main():
                      f" | ratio {ours_ms / theirs_ms:.2f} (best {ours_best / theirs_best:.2f})")
         else:
             line += " | PyTorch not installed: no ratio"
+        print(line, flush=True)
+        spin_ms = statistics.median(m for m, _ in short_spin)
+        line = f"    with OPENBLAS_THREAD_TIMEOUT=16: minigrad {spin_ms:7.2f} ms"
+        if with_torch:
+            line += f" | ratio {spin_ms / theirs_ms:.2f}"
         print(line, flush=True)
     print(f"(forward + backward, float32, padding {PADDING}, {THREADS} threads; median of {ROUNDS} "
           "processes' medians, and the best single repeat, which is steadier on a busy machine; "
