@@ -288,6 +288,8 @@ def test_which_path_runs(monkeypatch, stride, dilation, groups, channels, path):
     x = np.zeros((2, channels, 8, 8))
     assert conv_ops._path(x.shape, (3, 3), geometry, x) == path
     assert conv_ops._path(x.shape, (3, 3), geometry, x.astype(np.float16)) == "columns"
+    # mixed float32 and float64: the columns, which promote before multiplying
+    assert conv_ops._path(x.shape, (3, 3), geometry, x, x.astype(np.float32)) == "columns"
     numpy_path(monkeypatch)
     assert conv_ops._path(x.shape, (3, 3), geometry, x) == "columns"  # small problems: NumPy
 
@@ -312,3 +314,14 @@ def test_winograd_transforms_are_adjoint_pairs():
     d_filters = rng.standard_normal(filters.shape)
     d_weight = winograd.filter_grad_transform(d_filters)
     np.testing.assert_allclose((filters * d_filters).sum(), (weight * d_weight).sum())
+
+
+def test_winograd_makes_a_nonfinite_input_tile_nan(monkeypatch):
+    # Documented behaviour (minigrad/kernels/winograd.py): the transforms mix a tile's
+    # values, so an inf turns its whole 4x4 output tile into NaN.
+    winograd_path(monkeypatch)
+    x = np.zeros((1, 2, 8, 8))
+    x[0, 0, 5, 5] = np.inf
+    with np.errstate(invalid="ignore"):  # inf - inf, as plain Python under NUMBA_DISABLE_JIT
+        out = F.conv2d(mg.tensor(x), mg.tensor(np.ones((1, 2, 3, 3))), padding=1).data[0, 0]
+    assert np.isnan(out[4:8, 4:8]).all() and np.isfinite(out[:4]).all() and np.isfinite(out[:, :4]).all()

@@ -26,8 +26,13 @@ in every array it touches. Tiles are laid out as
 4*ty to 4*ty + 3 and columns 4*tx to 4*tx + 3, and input rows 4*ty - ph to 4*ty - ph + 5.
 
 The interpolation points are 0, 1, -1, 2, -2 and infinity; in float32 the result
-differs from a direct convolution by about 1e-6 relative to the output's scale
-(measured in tests/test_conv_kernels.py), in float64 by about 1e-15.
+differs from a direct convolution by a few 1e-6 relative to the output's scale
+(measured in tests/test_conv_kernels.py), in float64 by about 1e-15. Two consequences
+of mixing a tile's values before multiplying, as every Winograd implementation does:
+an inf or NaN in the input makes the whole 4x4 output tile NaN (a direct convolution
+keeps inf, and only in the outputs whose window holds it), and the transforms scale
+values by up to about 100 (input) and 225 (gradient), so float32 inputs near 1e36
+overflow where a direct convolution would not.
 """
 
 import numpy as np

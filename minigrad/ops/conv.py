@@ -358,10 +358,16 @@ def _on_kernels(input_shape, kernel, geometry, *arrays):
 # not used.
 def _path(input_shape, kernel, geometry, *arrays):
     """Which algorithm runs this convolution: "winograd" (3x3, stride 1, no dilation,
-    one group, at least WINOGRAD_MIN_CHANNELS input channels, on the kernels) or
-    "columns" (im2col, on the kernels or in NumPy)."""
+    one group, at least WINOGRAD_MIN_CHANNELS input channels, on the kernels, every array
+    of one dtype) or "columns" (im2col, on the kernels or in NumPy).
+
+    Winograd transforms each operand in its own dtype, so a float32 operand would bring
+    float32 rounding into a float64 result: mixed dtypes take the columns, which promote
+    before multiplying.
+    """
     if (tuple(kernel) == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1)
             and geometry.groups == 1 and input_shape[1] >= WINOGRAD_MIN_CHANNELS
+            and len({a.dtype for a in arrays}) == 1
             and _on_kernels(input_shape, kernel, geometry, *arrays)):
         return "winograd"
     return "columns"
