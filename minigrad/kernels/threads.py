@@ -26,6 +26,13 @@ The remedy, measured in benchmarks/batchnorm.py:
   worker costs more than it saves.
 
 A user who sets ``NUMBA_THREADING_LAYER`` keeps their choice.
+
+What is left: OpenBLAS's own workers spin for about 0.1 s after each matrix product
+(2**28 cycles), and OpenBLAS reads that setting, ``OPENBLAS_THREAD_TIMEOUT``, only when
+NumPy loads it, so nothing here can shorten it. Kernels that run between products (a
+convolution's memory passes) then share a core with the spinning worker and run about
+half as fast; a user who starts Python with ``OPENBLAS_THREAD_TIMEOUT=16`` avoids that
+(measured in benchmarks/conv.py and docs/conv.md).
 """
 
 import contextlib
