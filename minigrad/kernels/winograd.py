@@ -11,7 +11,8 @@ so that, over channels, each of the 36 positions (a, b) of the transformed tile 
 independent matrix product: ``M[ab] = V[ab] @ U[ab]`` with V the transformed input
 tiles (tiles, C_in) and U the transformed filters (C_in, C_out). That is 36 products of
 (tiles, C_in) @ (C_in, C_out): 36 multiplications per tile and pair of channels instead
-of im2col's 16 * 9 = 144, 4x fewer, at the price of the tile transforms (memory passes). The gradients are the adjoints:
+of im2col's 16 * 9 = 144, 4x fewer, at the price of the tile transforms (memory passes).
+The gradients are the adjoints:
 
 * the output gradient dY goes to dM = A dY A^T (tile by tile);
 * the input gradient: dV[ab] = dM[ab] @ U[ab]^T, then dd = B dV B^T added onto the
