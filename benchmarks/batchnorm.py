@@ -135,29 +135,32 @@ def loop_ms(functions, count):
 
 
 def alternating(x, dy, rounds=9, count=10):
-    """Median ms of: the fused step alone, the matmul alone, the two alternating (per
-    pair), and the fused step right after matmuls.
+    """``(bn_alone, {kind: (matmul, alternating, bn_after)})`` in median ms: the fused step
+    alone; then, for minigrad's matmul and for NumPy's, the matmul alone, the two
+    alternating (per pair), and the fused step right after matmuls.
 
-    "Alone" is measured before any matmul has run in the process: after one, OpenBLAS's
-    worker keeps spinning on a core for about 0.1 s (its OPENBLAS_THREAD_TIMEOUT, read when
-    NumPy loads), and the fused step then runs slower too, which would flatter the ratio.
+    "Alone" is measured before any matmul has run in the process. After a large NumPy
+    matmul, OpenBLAS's worker keeps spinning on a core for about 0.1 s (its
+    OPENBLAS_THREAD_TIMEOUT, read when NumPy loads) and the fused step runs slower too;
+    minigrad's matmul runs OpenBLAS on one thread on minigrad's own threads
+    (minigrad/blas.py), so that no worker is left spinning.
     """
     rng = np.random.default_rng(1)
     a = rng.standard_normal(MATMUL[0]).astype(np.float32)
     b = rng.standard_normal(MATMUL[1]).astype(np.float32)
+    ta, tb = mg.Tensor(a), mg.Tensor(b)
     bn = minigrad_step("fused", x, dy, x.shape[1])
-
-    def matmul():
-        a @ b
+    matmuls = {"minigrad": lambda: ta @ tb, "numpy": lambda: a @ b}
 
     bn()
     bn_alone = float(np.median([loop_ms([bn], count) for _ in range(rounds)]))
-    matmul()
-    results = []
-    for _ in range(rounds):
-        results.append((loop_ms([matmul], count), loop_ms([bn, matmul], count), loop_ms([bn], count)))
-    mm, both, bn_after = np.median(np.array(results), axis=0)
-    return bn_alone, mm, both, bn_after
+    results = {}
+    for kind, matmul in matmuls.items():
+        matmul()
+        rows = [(loop_ms([matmul], count), loop_ms([bn, matmul], count), loop_ms([bn], count))
+                for _ in range(rounds)]
+        results[kind] = tuple(float(v) for v in np.median(np.array(rows), axis=0))
+    return bn_alone, results
 
 
 THREAD_SETTINGS = [
@@ -169,24 +172,24 @@ THREAD_SETTINGS = [
 
 
 def compare_threads():
-    """The alternating loop (and PyTorch after it) in fresh processes, one per setting."""
-    print("\nthread settings, each in a fresh process (ms; torch = its batch norm step "
-          "after the fused kernels ran):")
-    print(f"  {'setting':46s} {'bn':>6s} {'matmul':>7s} {'alternating':>11s} {'ratio':>6s} {'torch':>6s}"
-          f" {'bn after matmul':>16s}")
+    """The alternating loops (and PyTorch after them) in fresh processes, one per setting."""
+    print("\nthread settings, each in a fresh process (ms; ratio = alternating / (bn + matmul); "
+          "torch = its batch norm step after the fused kernels ran):")
+    print(f"  {'setting':48s} {'bn':>5s} | {'minigrad matmul':>15s} {'ratio':>6s} | "
+          f"{'numpy matmul':>12s} {'ratio':>6s} | {'torch':>6s}")
     for name, env in THREAD_SETTINGS:
         environment = {k: v for k, v in os.environ.items()
                        if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
         environment.update(env)
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--alternating-only"],
                              env=environment, check=True, capture_output=True, text=True)
-        bn, mm, both, bn_after, native = (float(v) for v in out.stdout.split())
-        print(f"  {name:46s} {bn:6.2f} {mm:7.2f} {both:11.2f} {both / (bn + mm):5.2f}x {native:6.2f}"
-              f" {bn_after:16.2f}")
+        bn, mg_mm, mg_both, np_mm, np_both, native = (float(v) for v in out.stdout.split())
+        print(f"  {name:48s} {bn:5.2f} | {mg_mm:15.2f} {mg_both / (bn + mg_mm):5.2f}x | "
+              f"{np_mm:12.2f} {np_both / (bn + np_mm):5.2f}x | {native:6.2f}")
 
 
 def alternating_only(x, dy):
-    bn, mm, both, bn_after = alternating(x, dy)
+    bn, results = alternating(x, dy)
     native = float("nan")
     try:
         import torch
@@ -195,7 +198,8 @@ def alternating_only(x, dy):
     if torch is not None:
         torch.set_num_threads(2)
         native = median_ms(torch_step(torch, x, dy, x.shape[1]), 15)
-    print(bn, mm, both, bn_after, native)
+    (mg_mm, mg_both, _), (np_mm, np_both, _) = results["minigrad"], results["numpy"]
+    print(bn, mg_mm, mg_both, np_mm, np_both, native)
 
 
 def main():
@@ -264,12 +268,13 @@ def main():
         print(f"\nfirst fused call in a fresh process (import included): "
               f"{cold:.2f} s compiling, {warm:.2f} s from the on-disk cache")
 
-    bn, mm, both, bn_after = alternating(x, dy)
-    print(f"\nalternating fused forward+backward with {MATMUL[0]} @ {MATMUL[1]} float32:")
-    print(f"  batch norm alone {bn:.2f} ms, matmul alone {mm:.2f} ms, alternating {both:.2f} ms "
-          f"per pair = {both / (bn + mm):.2f}x the sum (target <= 1.1x)")
-    print(f"  (batch norm right after matmuls, OpenBLAS's worker still spinning: {bn_after:.2f} ms; "
-          f"see the last row below for OPENBLAS_THREAD_TIMEOUT=16, set before Python starts)")
+    bn, results = alternating(x, dy)
+    print(f"\nalternating fused forward+backward with {MATMUL[0]} @ {MATMUL[1]} float32 "
+          f"(batch norm alone {bn:.2f} ms):")
+    for kind, label in (("minigrad", "minigrad's matmul (mg.Tensor @)"), ("numpy", "NumPy's matmul (a @ b)")):
+        mm, both, bn_after = results[kind]
+        print(f"  {label:32s} alone {mm:.2f} ms, alternating {both:.2f} ms per pair = "
+              f"{both / (bn + mm):.2f}x the sum (target <= 1.1x); batch norm right after it {bn_after:.2f} ms")
     if not args.no_thread_compare:
         compare_threads()
 

@@ -1,5 +1,6 @@
 """Matrix product with NumPy's rules for 1-D and batched N-D operands."""
 
+from .. import blas
 from ..autograd import Function
 
 
@@ -21,7 +22,7 @@ class MatMul(Function):
                 f"shapes {a.shape} and {b.shape} cannot be multiplied ({inner_a} != {inner_b})"
             )
         ctx.save_for_backward(a, b)
-        return a @ b
+        return blas.matmul(a, b)  # np.matmul, without leaving BLAS workers spinning
 
     @staticmethod
     def backward(ctx, grad):
