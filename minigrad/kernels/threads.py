@@ -27,12 +27,12 @@ The remedy, measured in benchmarks/batchnorm.py:
 
 A user who sets ``NUMBA_THREADING_LAYER`` keeps their choice.
 
-What is left: OpenBLAS's own workers spin for about 0.1 s after each matrix product
-(2**28 cycles), and OpenBLAS reads that setting, ``OPENBLAS_THREAD_TIMEOUT``, only when
-NumPy loads it, so nothing here can shorten it. Kernels that run between products (a
-convolution's memory passes) then share a core with the spinning worker and run about
-half as fast; a user who starts Python with ``OPENBLAS_THREAD_TIMEOUT=16`` avoids that
-(measured in benchmarks/conv.py and docs/conv.md).
+What is left: OpenBLAS's own workers spin for about 0.1 s after each large matrix
+product (2**28 cycles), and OpenBLAS reads that setting, ``OPENBLAS_THREAD_TIMEOUT``,
+only when NumPy loads it. A kernel that runs meanwhile shares a core with the spinning
+worker and runs about half as fast. minigrad's own products avoid it: minigrad/blas.py
+runs them with OpenBLAS on one thread, on minigrad's own threads. After a NumPy product
+the spin remains, unless Python was started with ``OPENBLAS_THREAD_TIMEOUT=16``.
 """
 
 import contextlib
