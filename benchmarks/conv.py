@@ -14,7 +14,7 @@ picks the kernels for this CPU:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py
 
 Each case is measured again with OPENBLAS_THREAD_TIMEOUT=16 in minigrad's process (see
-SHORT_SPIN below); PyTorch does not use OpenBLAS.
+SHORT_SPIN below): it should change nothing. PyTorch does not use OpenBLAS.
 
 The first case runs Winograd's F(4x4, 3x3) (minigrad/kernels/winograd.py), the second
 the NumPy im2col path (see KERNEL_MIN_SIZE and WINOGRAD_MIN_CHANNELS in
@@ -95,10 +95,10 @@ def path_of(x_shape, w_shape):
     return "im2col, Numba kernels" if conv_ops._plan(x_shape, w_shape[2:], geometry)[2] else "im2col, NumPy"
 
 
-# OpenBLAS's worker threads spin for about 0.1 s after every matrix product, taking a core
-# from the Numba kernels between the products; OpenBLAS reads this setting (2**16 cycles
-# of spinning instead of 2**28) only when NumPy loads, so a user sets it before starting
-# Python. The benchmark shows the step both ways.
+# OpenBLAS's worker threads spin for about 0.1 s after every product they run, taking a
+# core from the Numba kernels between the products; minigrad/blas.py runs conv2d's
+# products so that they never wake them. The step measured again with 2**16 cycles of
+# spinning instead of 2**28 (a setting OpenBLAS reads when NumPy loads) checks that.
 SHORT_SPIN = {"OPENBLAS_THREAD_TIMEOUT": "16"}
 
 
