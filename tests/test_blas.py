@@ -28,6 +28,7 @@ SHAPES = [
     ((1, 300, 300), (1, 300, 300)),
     ((70, 60), (60, 80)),  # above OpenBLAS's threading threshold, below the split
     ((8, 9), (9, 7)),  # small: straight to NumPy
+    ((16, 9), (9, 40000)),  # large with a short side: OpenBLAS's own threads
 ]
 
 
