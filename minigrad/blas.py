@@ -15,7 +15,8 @@ to one thread meanwhile: each part runs on the thread that asked for it, no Open
 worker wakes up, so none is left spinning. Then the thread count is put back. A product
 too small to be worth cutting runs on the calling thread alone, still with OpenBLAS on
 one thread (OpenBLAS would wake its workers for it). A large 2-D product with a short
-side (``SHORT_SIDE``) is left to OpenBLAS's threads, which do better on it.
+side (``SHORT_SIDE``) is left to OpenBLAS's threads, which do better on it, and so is
+every product on a machine where OpenBLAS has more than ``MAX_PARTS`` threads.
 
 Where OpenBLAS is not found (another BLAS, or no /proc to find it in), or it is set to
 one thread, ``matmul`` is ``np.matmul``. While a product runs here, a product that
@@ -41,6 +42,10 @@ OPENBLAS_THREADED_MIN = 65536 * 4
 # OpenBLAS's threads, 0.20 ms on one, 0.22 ms in two parts; a one-channel conv2d step on
 # x (64, 1, 28, 28) 1.3 ms that way against 2.0 ms in parts.
 SHORT_SIDE = 32
+
+# With more BLAS threads than this, OpenBLAS is left alone: a spinning worker then holds
+# a small share of the machine, and OpenBLAS's own partitioning scales better than parts.
+MAX_PARTS = 4
 
 
 def _find_openblas():
@@ -171,7 +176,9 @@ def matmul(a, b, out=None):
     n = b.shape[-1]
     work = batch * m * n * k
     count = threads() if work >= OPENBLAS_THREADED_MIN else 1
-    if count == 1 or (not stacked and min(m, n, k) < SHORT_SIDE and work >= SPLIT_MIN):
+    if (count == 1 or count > MAX_PARTS
+            or (not stacked and min(m, n, k) < SHORT_SIDE and work >= SPLIT_MIN)
+            or (out is not None and (np.may_share_memory(out, a) or np.may_share_memory(out, b)))):
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(a.shape[:-1] + (n,), np.result_type(a, b))

@@ -151,6 +151,19 @@ def test_a_forked_child_makes_its_own_threads():
     assert queue.get(timeout=5) is True
 
 
+def test_an_out_that_overlaps_an_operand_is_numpy_s():
+    a = draw(300, 300, seed=1)
+    expected = a @ a
+    np.testing.assert_allclose(blas.matmul(a, a, out=a), expected)  # NumPy copies first
+
+
+def test_many_blas_threads_are_left_to_openblas(monkeypatch):
+    monkeypatch.setattr(blas, "threads", lambda: blas.MAX_PARTS + 1)
+    monkeypatch.setattr(blas, "_pool", None)  # would fail if a part were submitted
+    a, b = draw(300, 300, seed=1), draw(300, 300, seed=2)
+    np.testing.assert_allclose(blas.matmul(a, b), a @ b)
+
+
 def test_without_openblas_it_is_numpy(monkeypatch):
     monkeypatch.setitem(blas._state, "controls", [])
     assert blas.threads() == 1
