@@ -13,10 +13,10 @@ What ``matmul`` does. A large product is cut into as many parts as OpenBLAS has 
 parts run at once on the calling thread and minigrad's own threads, and OpenBLAS is set
 to one thread meanwhile: each part runs on the thread that asked for it, no OpenBLAS
 worker wakes up, so none is left spinning. Then the thread count is put back. A product
-too small to be worth cutting runs on the calling thread alone, still with OpenBLAS on
-one thread (OpenBLAS would wake its workers for it). A large 2-D product with a short
-side (``SHORT_SIDE``) is left to OpenBLAS's threads, which do better on it, and so is
-every product on a machine where OpenBLAS has more than ``MAX_PARTS`` threads.
+too small to be worth cutting (``SPLIT_MIN``), a 2-D product with a short side
+(``SHORT_SIDE``), and every product on a machine where OpenBLAS has more than
+``MAX_PARTS`` threads are left to OpenBLAS, which does better on them; ``matmul_here``
+runs a small product on the calling thread alone, with OpenBLAS on one thread.
 
 Where OpenBLAS is not found (another BLAS, or no /proc to find it in), or it is set to
 one thread, ``matmul`` is ``np.matmul``. While a product runs here, a product that
@@ -31,9 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 # Products of at least this many multiply-adds (m * n * k) are cut into parts; smaller
-# ones run whole on the calling thread. Below OpenBLAS's own threshold (65536 * 4) it
-# runs them on one thread anyway and nothing here is needed.
+# ones go to NumPy as they are: cutting them costs more than it saves (measured: the
+# digits CNN's first conv2d step, whose products are 0.6M, took 0.28 ms with them on one
+# thread against 0.23 ms on OpenBLAS's threads). ``matmul_here`` is for the small
+# products that sit between Numba kernels.
 SPLIT_MIN = 1 << 22
+# Below this OpenBLAS runs a product on one thread anyway (its own threshold).
 OPENBLAS_THREADED_MIN = 65536 * 4
 
 # A large 2-D product with a side shorter than this goes to OpenBLAS's own threads: its
@@ -175,14 +178,14 @@ def matmul(a, b, out=None):
     m, k = a.shape[-2:]
     n = b.shape[-1]
     work = batch * m * n * k
-    count = threads() if work >= OPENBLAS_THREADED_MIN else 1
+    count = threads() if work >= SPLIT_MIN else 1
     if (count == 1 or count > MAX_PARTS
-            or (not stacked and min(m, n, k) < SHORT_SIDE and work >= SPLIT_MIN)
+            or (not stacked and min(m, n, k) < SHORT_SIDE)
             or (out is not None and (np.may_share_memory(out, a) or np.may_share_memory(out, b)))):
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(a.shape[:-1] + (n,), np.result_type(a, b))
-    parts = _parts(a, b, out, count if work >= SPLIT_MIN else 1)
+    parts = _parts(a, b, out, count)
     with _one_thread:
         futures = [_pool(len(parts) - 1).submit(np.matmul, *part[:2], out=part[2]) for part in parts[1:]]
         try:
@@ -191,3 +194,13 @@ def matmul(a, b, out=None):
             for future in futures:
                 future.result()
     return out
+
+
+def matmul_here(a, b):
+    """``np.matmul(a, b)`` on the calling thread alone, OpenBLAS on one thread meanwhile:
+    for a small product between Numba kernels, which OpenBLAS would otherwise hand to
+    its workers and leave them spinning (Winograd's filter transforms)."""
+    if a.size * b.shape[-1] < OPENBLAS_THREADED_MIN or not _controls():
+        return np.matmul(a, b)
+    with _one_thread:
+        return np.matmul(a, b)

@@ -151,6 +151,27 @@ def test_a_forked_child_makes_its_own_threads():
     assert queue.get(timeout=5) is True
 
 
+@found
+def test_matmul_here_runs_openblas_on_one_thread():
+    get = blas._controls()[0][0]
+    before = get()
+    seen = []
+    original = np.matmul
+
+    def spy(a, b):
+        seen.append(get())
+        return original(a, b)
+
+    a, b = draw(36, 9, seed=1), draw(9, 2048, seed=2)
+    try:
+        blas.np.matmul = spy
+        result = blas.matmul_here(a, b)
+    finally:
+        blas.np.matmul = original
+    assert seen == [1] and get() == before
+    np.testing.assert_allclose(result, a @ b)
+
+
 def test_an_out_that_overlaps_an_operand_is_numpy_s():
     a = draw(300, 300, seed=1)
     expected = a @ a

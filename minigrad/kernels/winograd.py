@@ -311,14 +311,14 @@ KRON = {np.dtype(dtype): np.kron(G, G).astype(dtype) for dtype in (np.float32, n
 def filter_transform(weight):
     """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
     c_out, c_in = weight.shape[:2]
-    u = blas.matmul(KRON[weight.dtype], weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
+    u = blas.matmul_here(KRON[weight.dtype], weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
     return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, c_out, c_in).transpose(0, 2, 1))
 
 
 def filter_grad_transform(d_filters):
     """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
     _, c_in, c_out = d_filters.shape
-    dg = blas.matmul(KRON[d_filters.dtype].T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
+    dg = blas.matmul_here(KRON[d_filters.dtype].T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
     return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
 
 
