@@ -186,8 +186,9 @@ def matmul(a, b, out=None):
     if out is None:
         out = np.empty(a.shape[:-1] + (n,), np.result_type(a, b))
     parts = _parts(a, b, out, count)
+    pool = _pool(len(parts) - 1) if len(parts) > 1 else None
     with _one_thread:
-        futures = [_pool(len(parts) - 1).submit(np.matmul, *part[:2], out=part[2]) for part in parts[1:]]
+        futures = [pool.submit(np.matmul, *part[:2], out=part[2]) for part in parts[1:]]
         try:
             np.matmul(*parts[0][:2], out=parts[0][2])
         finally:
