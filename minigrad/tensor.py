@@ -101,8 +101,14 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The Function that made this tensor, or None for a leaf."""
-        return None if self._ctx is None else self._ctx.function
+        """The name of the op that made this tensor (``"Mul"``), or None for a leaf.
+
+        >>> import minigrad as mg
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * 3).grad_fn, x.grad_fn
+        ('Mul', None)
+        """
+        return None if self._ctx is None else self._ctx.function.__name__
 
     @property
     def T(self):
