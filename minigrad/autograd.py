@@ -16,6 +16,7 @@ broadcasting op never has to "unbroadcast" by hand.
 
 from collections import Counter
 
+import functools
 import threading
 
 import numpy as np
@@ -51,12 +52,11 @@ class _GradMode:
         _state.enabled = self.previous.pop()
 
     def __call__(self, function):
+        @functools.wraps(function)  # keeps the name, docstring and signature
         def wrapper(*args, **kwargs):
             with _GradMode(self.enabled):
                 return function(*args, **kwargs)
 
-        wrapper.__name__ = function.__name__
-        wrapper.__doc__ = function.__doc__
         return wrapper
 
 
