@@ -15,12 +15,12 @@ from .rng import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, concatenate, maximum, stack, tensor, where
 
-from . import nn, optim  # noqa: E402  (after Tensor: they build on it)
+from . import data, nn, optim  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "concatenate", "enable_grad", "eye",
+    "Function", "GradcheckError", "Tensor", "arange", "concatenate", "data", "enable_grad", "eye",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "maximum",
     "nn", "no_grad", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "where",
     "zeros", "zeros_like",
