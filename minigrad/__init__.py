@@ -15,12 +15,18 @@ from .rng import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, concatenate, maximum, stack, tensor, where
 
+cat = concatenate  # PyTorch's name
+
+# dtype names, so ``dtype=mg.float32`` and ``t.to(mg.float64)`` read as in PyTorch
+from numpy import float32, float64, int64  # noqa: E402
+
 from . import data, nn, optim  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "concatenate", "data", "enable_grad", "eye",
+    "Function", "GradcheckError", "Tensor", "arange", "cat", "concatenate", "data", "enable_grad",
+    "float32", "float64", "int64", "eye",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "maximum",
     "nn", "no_grad", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "where",
     "zeros", "zeros_like",

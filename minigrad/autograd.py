@@ -18,6 +18,7 @@ from collections import Counter
 
 import functools
 import threading
+import weakref
 
 import numpy as np
 
@@ -31,6 +32,15 @@ class _GradState(threading.local):
 
 _state = _GradState()
 _Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
+
+
+# Non-leaf tensors whose gradient ``backward`` keeps (Tensor.retain_grad), by id; an
+# entry goes when its tensor does.
+_retained = weakref.WeakValueDictionary()
+
+
+def retain_grad(tensor):
+    _retained[id(tensor)] = tensor
 
 
 def is_grad_enabled():
@@ -256,7 +266,8 @@ def _once_differentiable_backward(ctx, grad):
 def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
     """The reverse sweep. Returns a dict id(tensor) -> gradient for leaves or ``inputs``.
 
-    With ``inputs=None`` it returns (leaf, gradient) pairs (for ``.backward``).
+    With ``inputs=None`` it returns (tensor, gradient) pairs for leaves and for non-leaves
+    that retain their gradient (for ``.backward``).
     Intermediate gradients live only in a local dict, keyed by the node's id.
     """
     grads = {}
@@ -264,6 +275,7 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
         key = id(output)
         grads[key] = grad if key not in grads else grads[key] + grad
     wanted = None if inputs is None else {id(t) for t in inputs}
+    retained = _retained if wanted is None and _retained else ()
     results = {}
     with _GradMode(create_graph):
         for tensor in _topological_order(outputs):
@@ -277,6 +289,8 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 if wanted is None:
                     results[id(tensor)] = (tensor, grad)
                 continue
+            if id(tensor) in retained:
+                results[id(tensor)] = (tensor, grad)
             function = ctx.function
             ctx.output = tensor
             try:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import autograd
+from .aliases import torch_names
 from .ops import elementwise as ew
 from .ops import linalg, reduce, shape as shape_ops
 
@@ -142,6 +143,89 @@ class Tensor:
         if dtype == self.dtype:
             return self._unchanged()
         return ew.Cast.apply(self, dtype=dtype)
+
+    def float(self):
+        """The tensor as float32 (differentiable), as PyTorch's ``.float()``."""
+        return self.astype(np.float32)
+
+    def double(self):
+        """The tensor as float64 (differentiable), as PyTorch's ``.double()``."""
+        return self.astype(np.float64)
+
+    def to(self, *args, dtype=None, device=None):
+        """``to(dtype)``, ``to("cpu")`` or both: a cast, or the tensor itself.
+
+        minigrad runs on the CPU only, so the device ``"cpu"`` changes nothing; any other
+        device is a ValueError.
+
+        >>> import minigrad as mg
+        >>> mg.ones(2).to("cpu", mg.float64).dtype
+        dtype('float64')
+        """
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+                device = arg
+            else:
+                if dtype is not None:
+                    raise TypeError(f"to: two dtypes given ({dtype!r} and {arg!r})")
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"to: minigrad runs on the CPU only; device {device!r} is not available")
+        return self._unchanged() if dtype is None else self.astype(dtype)
+
+    @torch_names
+    def size(self, axis=None):
+        """The shape, or the length of axis ``axis`` (as PyTorch's ``.size(dim)``)."""
+        if axis is None:
+            return self.shape
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"size: axis must be an int or None, got {axis!r}")
+        if self.ndim == 0:
+            raise np.exceptions.AxisError(f"size: axis {axis} is out of range for a 0-d tensor")
+        (axis,) = reduce.normalize_axis(axis, self.ndim, "size")
+        return self.shape[axis]
+
+    def view(self, *shape):
+        """Same as ``reshape`` (minigrad does not track memory layout, so every view works)."""
+        return self.reshape(*shape)
+
+    @torch_names
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the largest value (of the flattened tensor when ``axis`` is None), int64;
+        the first on ties, as NumPy and PyTorch. Not differentiable."""
+        return self._arg_extreme(np.argmax, axis, keepdims)
+
+    @torch_names
+    def argmin(self, axis=None, keepdims=False):
+        """Index of the smallest value; see ``argmax``."""
+        return self._arg_extreme(np.argmin, axis, keepdims)
+
+    def _arg_extreme(self, find, axis, keepdims):
+        name = find.__name__
+        if self.data.size == 0:
+            raise ValueError(f"{name}: the tensor of shape {self.shape} is empty")
+        if axis is not None:
+            if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+                raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
+            (axis,) = reduce.normalize_axis(axis, self.ndim, name) or (None,)
+        return Tensor._wrap(np.asarray(find(self.data, axis=axis, keepdims=keepdims), dtype=np.int64))
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward``, as PyTorch
+        (a leaf keeps its gradient anyway).
+
+        >>> import minigrad as mg
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> h.retain_grad()
+        >>> (h * h).sum().backward()
+        >>> h.grad.tolist()
+        [6.0, 12.0]
+        """
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad, so it has no gradient to keep")
+        if self._ctx is not None:
+            autograd.retain_grad(self)
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
@@ -327,6 +411,7 @@ class Tensor:
         return ew.Clip.apply(self, lo=lo, hi=hi)
 
     # ---- reductions ---------------------------------------------------------------
+    @torch_names
     def sum(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "sum")
         return reduce.Sum.apply(self, axis=axes, keepdims=keepdims)
@@ -341,18 +426,22 @@ class Tensor:
             )
         return count - ddof
 
+    @torch_names
     def mean(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "mean")
         return self.sum(axis=axes, keepdims=keepdims) * (1.0 / self._count(axes, "mean"))
 
+    @torch_names
     def max(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "max")
         return reduce.Max.apply(self, axis=axes, keepdims=keepdims, smallest=False)
 
+    @torch_names
     def min(self, axis=None, keepdims=False):
         axes = reduce.normalize_axis(axis, self.ndim, "min")
         return reduce.Max.apply(self, axis=axes, keepdims=keepdims, smallest=True)
 
+    @torch_names
     def var(self, axis=None, keepdims=False, ddof=0):
         """Variance as NumPy: mean squared deviation, divided by (count - ddof)."""
         axes = reduce.normalize_axis(axis, self.ndim, "var")
@@ -360,6 +449,7 @@ class Tensor:
         deviation = self - self.mean(axis=axes, keepdims=True)
         return (deviation * deviation).sum(axis=axes, keepdims=keepdims) * (1.0 / divisor)
 
+    @torch_names
     def std(self, axis=None, keepdims=False, ddof=0):
         return self.var(axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
 
@@ -381,6 +471,7 @@ class Tensor:
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return shape_ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
 
+    @torch_names(start_dim="start_axis")
     def flatten(self, start_axis=0):
         start_axis = start_axis % max(self.ndim, 1)
         return self.reshape(self.shape[:start_axis] + (-1,))
@@ -397,6 +488,7 @@ class Tensor:
             raise ValueError(f"broadcast_to: a tensor of shape {self.shape} cannot be broadcast to {shape}")
         return shape_ops.Expand.apply(self, shape=shape)
 
+    @torch_names
     def squeeze(self, axis=None):
         if axis is None:
             axes = tuple(i for i, size in enumerate(self.shape) if size == 1)
@@ -407,6 +499,7 @@ class Tensor:
                     raise ValueError(f"squeeze: axis {a} of shape {self.shape} has size {self.shape[a]}, not 1")
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
 
+    @torch_names
     def unsqueeze(self, axis):
         ndim = self.ndim + 1
         if not -ndim <= axis < ndim:
@@ -443,6 +536,7 @@ def tensor(data, requires_grad=False, dtype=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+@torch_names
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis.
 
@@ -461,6 +555,7 @@ def concatenate(tensors, axis=0):
     return shape_ops.Concatenate.apply(*tensors, axis=axis)
 
 
+@torch_names
 def stack(tensors, axis=0):
     """Join tensors of one shape along a new axis."""
     tensors = [as_tensor(t) for t in tensors]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import rng
+from ..aliases import torch_names
 from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
 from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (im2col, see ops/conv.py)
 from ..tensor import Tensor, as_tensor
@@ -38,6 +39,7 @@ def sigmoid(x):
     return x.sigmoid()
 
 
+@torch_names
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
     shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
@@ -45,6 +47,7 @@ def softmax(x, axis=-1):
     return exps / exps.sum(axis=axis, keepdims=True)
 
 
+@torch_names
 def log_softmax(x, axis=-1):
     """x - log(sum(exp(x))) along ``axis``, computed stably."""
     shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
