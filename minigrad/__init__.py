@@ -8,6 +8,8 @@
 8.0
 """
 
+import numpy as _np
+
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .creation import arange, eye, ones, ones_like, rand, randn, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -17,8 +19,11 @@ from .tensor import Tensor, concatenate, maximum, stack, tensor, where
 
 cat = concatenate  # PyTorch's name
 
-# dtype names, so ``dtype=mg.float32`` and ``t.to(mg.float64)`` read as in PyTorch
-from numpy import float32, float64, int64  # noqa: E402
+# dtypes under PyTorch's names (NumPy dtype objects, as ``t.dtype`` is one):
+# ``dtype=mg.float64``, ``t.to(mg.float32)``, ``t.dtype == mg.int64``
+float32 = _np.dtype("float32")
+float64 = _np.dtype("float64")
+int64 = _np.dtype("int64")
 
 from . import data, nn, optim  # noqa: E402  (after Tensor: they build on it)
 

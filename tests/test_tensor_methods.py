@@ -184,3 +184,9 @@ def test_dim_in_softmax_concatenate_stack_squeeze_flatten():
 
 def test_cat_is_concatenate():
     assert mg.cat is mg.concatenate
+
+
+def test_dtype_names_compare_with_tensor_dtypes():
+    assert mg.tensor([1.0]).dtype == mg.float32
+    assert mg.tensor([1]).dtype == mg.int64
+    assert mg.ones(1).double().dtype == mg.float64
