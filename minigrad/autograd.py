@@ -100,7 +100,7 @@ class Context:
         self.saved_arrays = arrays
         # An in-place change to a saved input would make the gradient silently wrong:
         # remember each input's version, and check it when the backward asks.
-        self.saved_versions = [tensor._version for tensor in self.inputs]
+        self.saved_versions = [tensor._versions[0] for tensor in self.inputs]
 
     @property
     def saved_tensors(self):
@@ -111,14 +111,14 @@ class Context:
             return None
         for tensor, version in zip(self.inputs, self.saved_versions):
             if tensor.data is array:
-                if tensor._version != version:
+                if tensor._versions[0] != version:
                     self._changed_in_place("an input", tensor)
                 return tensor
         # The engine sets ``output`` while it runs this node's backward (a permanent
         # reference would make a cycle between the output and its ctx).
         output = getattr(self, "output", None)
         if output is not None and output.data is array:
-            if output._version != 0:
+            if output._versions[0] != 0:
                 self._changed_in_place("its output", output)
             return output
         # An intermediate array: a constant as far as second derivatives go.
@@ -179,6 +179,24 @@ class Function:
                 ctx.function = cls
                 result.requires_grad = True
                 result._ctx = ctx
+        return result
+
+
+class ViewFunction(Function):
+    """An op whose output may be a view of its first input's memory (reshape, transpose,
+    broadcast, basic indexing): where it is, the output shares the input's version
+    counter, so an in-place change through either is seen by a graph that saved the other."""
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        result = super().apply(*inputs, **params)
+        # NumPy points a view's base at the array that owns the memory; a copy (a reshape
+        # of a non-contiguous array, integer-array indexing) has a base of its own.
+        base = result.data.base
+        if base is not None:
+            source = inputs[0].data
+            if base is source or base is source.base:
+                result._versions = inputs[0]._versions
         return result
 
 

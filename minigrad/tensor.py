@@ -51,7 +51,10 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
+    # ``_versions`` is a one-element list counting in-place changes to the memory. A tensor,
+    # its views (reshape, transpose, getitem) and its detached aliases hold the same list,
+    # so a change through any of them makes a graph that saved one of them stale.
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_versions", "__weakref__")
     __array_ufunc__ = None  # NumPy operands on the left defer to our reflected operators
     __hash__ = object.__hash__
 
@@ -59,7 +62,7 @@ class Tensor:
         self.data = _to_array(data, dtype)
         self.grad = None
         self._ctx = None
-        self._version = 0  # counts in-place changes (see Context.save_for_backward)
+        self._versions = [0]  # see __slots__ and Context.save_for_backward
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -72,8 +75,23 @@ class Tensor:
         tensor.grad = None
         tensor.requires_grad = False
         tensor._ctx = None
-        tensor._version = 0
+        tensor._versions = [0]
         return tensor
+
+    def _alias(self):
+        """A constant Tensor on the same memory, sharing the version counter."""
+        tensor = Tensor._wrap(self.data)
+        tensor._versions = self._versions
+        return tensor
+
+    @property
+    def _version(self):
+        """How many times the memory was changed in place, through this tensor or an alias."""
+        return self._versions[0]
+
+    @_version.setter
+    def _version(self, value):
+        self._versions[0] = value
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.data.dtype.kind != "f":
@@ -130,13 +148,13 @@ class Tensor:
         return self.data
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """The same data, cut from the graph (an in-place change to either is seen by both)."""
+        return self._alias()
 
     def _unchanged(self):
         """An op that changes nothing: the tensor itself, or under no_grad a view cut from
         the graph (so that, as for every other op there, the result does not require grad)."""
-        return self if autograd.is_grad_enabled() else Tensor._wrap(self.data)
+        return self if autograd.is_grad_enabled() else self._alias()
 
     def astype(self, dtype):
         dtype = np.dtype(dtype)
@@ -339,7 +357,7 @@ class Tensor:
                 f"{name}: a tensor of shape {other.shape} cannot update one of shape {self.shape} in place"
             ) from None
         getattr(self.data, name)(other.data)
-        self._version += 1
+        self._versions[0] += 1
         return self
 
     def __iadd__(self, other):

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, ViewFunction
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.input_shape = a.shape
@@ -16,7 +16,7 @@ class Reshape(Function):
         return grad.reshape(ctx.input_shape)
 
 
-class Transpose(Function):
+class Transpose(ViewFunction):
     @staticmethod
     def forward(ctx, a, axes):
         ctx.axes = axes
@@ -27,7 +27,7 @@ class Transpose(Function):
         return grad.transpose(*np.argsort(ctx.axes))
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     """broadcast_to; its backward is just the gradient: the engine sums it back."""
 
     @staticmethod
@@ -43,7 +43,7 @@ def has_array_index(index):
     return any(isinstance(i, np.ndarray) for i in index)
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     @staticmethod
     def forward(ctx, a, index):
         ctx.input_shape = a.shape
