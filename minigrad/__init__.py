@@ -11,6 +11,7 @@
 import numpy as _np
 
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
+from .debug import detect_anomaly, trace
 from .creation import arange, eye, ones, ones_like, rand, randn, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
@@ -30,9 +31,9 @@ from . import data, nn, optim  # noqa: E402  (after Tensor: they build on it)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "cat", "concatenate", "data", "enable_grad",
-    "float32", "float64", "int64", "eye",
+    "Function", "GradcheckError", "Tensor", "arange", "cat", "concatenate", "data", "detect_anomaly",
+    "enable_grad", "float32", "float64", "int64", "eye",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "maximum",
-    "nn", "no_grad", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "where",
+    "nn", "no_grad", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "trace", "where",
     "zeros", "zeros_like",
 ]

@@ -32,6 +32,7 @@ class _GradState(threading.local):
 
 _state = _GradState()
 _Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
+_observer = None  # minigrad.debug's hooks while mg.trace or mg.detect_anomaly is open
 
 
 # Non-leaf tensors whose gradient ``backward`` keeps (Tensor.retain_grad), by id; an
@@ -179,6 +180,8 @@ class Function:
                 ctx.function = cls
                 result.requires_grad = True
                 result._ctx = ctx
+        if _observer is not None:
+            _observer.forward(cls, inputs, out, ctx)
         return result
 
 
@@ -304,6 +307,8 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 results[id(tensor)] = grad
             ctx = tensor._ctx
             if ctx is None:
+                if _observer is not None:
+                    _observer.leaf(tensor, grad)
                 if wanted is None:
                     results[id(tensor)] = (tensor, grad)
                 continue
@@ -325,6 +330,8 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                     f"{function.__name__}.backward returned {len(input_grads)} gradients "
                     f"for {len(ctx.inputs)} inputs"
                 )
+            if _observer is not None:
+                _observer.backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
