@@ -12,6 +12,7 @@ the state as they were.
 
 import copy
 import math
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -431,3 +432,10 @@ def _check_numbers(name, **values):
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"{name}: {key} must be a number, got {value!r}")
+
+
+# optim.lr_scheduler.StepLR and ``from minigrad.optim.lr_scheduler import StepLR``, as PyTorch
+# (the schedulers live in minigrad/lr_scheduler.py; this module is not a package)
+from . import lr_scheduler  # noqa: E402
+
+sys.modules[__name__ + ".lr_scheduler"] = lr_scheduler

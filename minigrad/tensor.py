@@ -5,7 +5,7 @@ import numpy as np
 from . import autograd
 from .aliases import torch_names
 from .ops import elementwise as ew
-from .ops import linalg, reduce, shape as shape_ops
+from .ops import linalg, reduce, shape as shape_ops, special
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 _SCALARS = (int, float, bool, np.generic)
@@ -421,6 +421,10 @@ class Tensor:
 
     def sigmoid(self):
         return ew.Sigmoid.apply(self)
+
+    def erf(self):
+        """The error function, elementwise."""
+        return special.Erf.apply(self)
 
     def clip(self, lo=None, hi=None):
         """Limit values to [lo, hi]; the gradient passes where lo <= x <= hi."""

@@ -16,6 +16,7 @@ distinct  (for the whole op) every element of every input a different value on a
 """
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -289,6 +290,59 @@ def np_log_softmax(a, axis):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def np_erf(a):
+    return np.vectorize(math.erf, otypes=[a.dtype])(a) if a.size else a.copy()
+
+
+def np_gelu(a):
+    return 0.5 * a * (1 + np_erf(a / np.sqrt(2.0)))
+
+
+def np_gelu_tanh(a):
+    return 0.5 * a * (1 + np.tanh(np.sqrt(2.0 / np.pi) * (a + 0.044715 * a ** 3)))
+
+
+def np_layer_norm(a, b, c, count):
+    axes = tuple(range(a.ndim - count, a.ndim))
+    centered = a - a.mean(axis=axes, keepdims=True)
+    return centered / np.sqrt((centered ** 2).mean(axis=axes, keepdims=True) + 1e-5) * b + c
+
+
+@st.composite
+def layer_norm_shapes(draw):
+    """An input of 1..3 axes, and weight and bias of its last ``count`` axes."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=MAX_SIDE))
+    count = draw(st.integers(1, len(shape)))
+    return (shape, shape[len(shape) - count:], shape[len(shape) - count:])
+
+
+def classes_of(logits):
+    """A fixed target for logits (N, C): class i % C for row i (every class used)."""
+    return np.arange(logits.shape[0]) % logits.shape[1]
+
+
+def np_cross_entropy(a, smoothing=0.0, ignore=None):
+    """PyTorch's cross-entropy with label smoothing; rows where ``ignore`` is True drop out."""
+    logp = np_log_softmax(a, axis=1)
+    target = classes_of(a)
+    per_row = -(1 - smoothing) * logp[np.arange(a.shape[0]), target] - smoothing * logp.mean(axis=1)
+    kept = np.ones(a.shape[0], dtype=bool) if ignore is None else ~ignore
+    return per_row[kept].sum() / kept.sum()
+
+
+def ignore_first(a):
+    ignore = np.zeros(a.shape[0], dtype=bool)
+    ignore[0] = True
+    return ignore
+
+
+def with_ignored_first(a):
+    target = classes_of(a)
+    target[0] = -100
+    return target
+
+
+LOGITS = hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=4).map(lambda s: (s,))
 UNARY = one_shape()
 BINARY = broadcast_shapes(2)
 
@@ -377,6 +431,20 @@ OPS = [
        one_shape(min_dims=1), ("distinct",), params=last_axis_params),
     Op("mse_loss", lambda a, b: F.mse_loss(a, b), lambda a, b: np.mean((a - b) ** 2),
        BINARY.map(lambda shapes: (np.broadcast_shapes(*shapes),) * 2)),
+    Op("erf", lambda a: a.erf(), np_erf, UNARY),
+    Op("leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: np.where(a > 0, a, 0.1 * a), UNARY,
+       ("distinct",)),
+    Op("gelu", lambda a: F.gelu(a), np_gelu, UNARY),
+    Op("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), np_gelu_tanh, UNARY),
+    Op("layer_norm", lambda a, b, c: F.layer_norm(a, b.shape, b, c),
+       lambda a, b, c: np_layer_norm(a, b, c, b.ndim), layer_norm_shapes()),
+    Op("cross_entropy", lambda a: F.cross_entropy(a, classes_of(a)), np_cross_entropy, LOGITS),
+    Op("cross_entropy_smoothed", lambda a: F.cross_entropy(a, classes_of(a), label_smoothing=0.2),
+       lambda a: np_cross_entropy(a, 0.2), LOGITS),
+    Op("cross_entropy_ignore_index", lambda a: F.cross_entropy(a, with_ignored_first(a), label_smoothing=0.1),
+       lambda a: np_cross_entropy(a, 0.1, ignore_first(a)), LOGITS),
+    Op("nll_loss", lambda a: F.nll_loss(a, classes_of(a), reduction="sum"),
+       lambda a: -a[np.arange(a.shape[0]), classes_of(a)].sum(), LOGITS),
 ]
 
 OPS_BY_NAME = {op.name: op for op in OPS}

@@ -75,3 +75,175 @@ def test_softmax_cat_stack_with_dim():
     close(F.log_softmax(x, dim=0), torch.log_softmax(t, dim=0))
     close(mg.cat([x, x], dim=1), torch.cat([t, t], dim=1))
     close(mg.stack([x, x], dim=1), torch.stack([t, t], dim=1))
+
+
+# ---- nn and F ----------------------------------------------------------------------
+def grads_agree(ours_inputs, theirs_inputs, ours_out, theirs_out, **kwargs):
+    close(ours_out, theirs_out, **kwargs)
+    upstream = draw(tuple(theirs_out.shape), seed=9)
+    ours_out.backward(mg.tensor(upstream))
+    theirs_out.backward(torch.tensor(upstream))
+    for o, t in zip(ours_inputs, theirs_inputs):
+        close(o.grad, t.grad, **kwargs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.15])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore", [None, 2])
+def test_cross_entropy_options(reduction, smoothing, weighted, ignore):
+    a = draw((6, 4))
+    target = np.array([0, 2, 1, 3, 2, 0])
+    weight = np.array([0.5, 1.0, 2.0, 1.5]) if weighted else None
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    kwargs = dict(reduction=reduction, label_smoothing=smoothing)
+    ours_kwargs, theirs_kwargs = dict(kwargs), dict(kwargs)
+    if weighted:
+        ours_kwargs["weight"], theirs_kwargs["weight"] = mg.tensor(weight), torch.tensor(weight)
+    if ignore is not None:
+        ours_kwargs["ignore_index"] = theirs_kwargs["ignore_index"] = ignore
+    ours = F.cross_entropy(x, target, **ours_kwargs)
+    theirs = torch.nn.functional.cross_entropy(t, torch.tensor(target), **theirs_kwargs)
+    grads_agree([x], [t], ours, theirs)
+    module = nn.CrossEntropyLoss(**ours_kwargs)(mg.tensor(a), mg.tensor(target))
+    close(module, theirs)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss(weighted):
+    a = np.log(np.random.default_rng(1).dirichlet(np.ones(3), size=5))
+    target = np.array([0, 1, 2, -100, 1])
+    weight = np.array([1.0, 3.0, 0.5]) if weighted else None
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours = F.nll_loss(x, target, weight=None if weight is None else mg.tensor(weight))
+    theirs = torch.nn.functional.nll_loss(t, torch.tensor(target),
+                                          weight=None if weight is None else torch.tensor(weight))
+    grads_agree([x], [t], ours, theirs)
+    close(nn.NLLLoss(reduction="sum")(mg.tensor(a), target),
+          torch.nn.NLLLoss(reduction="sum")(torch.tensor(a), torch.tensor(target)))
+
+
+def test_mse_loss_module():
+    a, b = draw((3, 2)), draw((3, 2), seed=1)
+    close(nn.MSELoss(reduction="sum")(mg.tensor(a), mg.tensor(b)),
+          torch.nn.MSELoss(reduction="sum")(torch.tensor(a), torch.tensor(b)))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "gelu", "gelu_tanh", "softmax", "log_softmax", "erf"])
+def test_activations(name):
+    a = draw((3, 5)) * 2
+    a[0, 0] = 0.0
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    TF = torch.nn.functional
+    ours, theirs = {
+        "leaky_relu": lambda: (nn.LeakyReLU(0.2)(x), torch.nn.LeakyReLU(0.2)(t)),
+        "gelu": lambda: (nn.GELU()(x), torch.nn.GELU()(t)),
+        "gelu_tanh": lambda: (F.gelu(x, approximate="tanh"), TF.gelu(t, approximate="tanh")),
+        "softmax": lambda: (nn.Softmax(dim=0)(x), torch.nn.Softmax(dim=0)(t)),
+        "log_softmax": lambda: (nn.LogSoftmax(dim=1)(x), torch.nn.LogSoftmax(dim=1)(t)),
+        "erf": lambda: (x.erf(), t.erf()),
+    }[name]()
+    grads_agree([x], [t], ours, theirs)
+
+
+def test_one_hot():
+    idx = np.array([[0, 3], [2, 1]])
+    assert F.one_hot(mg.tensor(idx)).tolist() == torch.nn.functional.one_hot(torch.tensor(idx)).tolist()
+    assert F.one_hot(mg.tensor(idx), 6).tolist() == torch.nn.functional.one_hot(torch.tensor(idx), 6).tolist()
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 4)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm(shape, affine):
+    a = draw((2,) + shape) * 3 + 1
+    ours_layer, theirs_layer = nn.LayerNorm(shape, elementwise_affine=affine).double(), \
+        torch.nn.LayerNorm(shape, elementwise_affine=affine).double()
+    if affine:
+        w, b = draw(shape, seed=3), draw(shape, seed=4)
+        ours_layer.weight.data[...] = w
+        ours_layer.bias.data[...] = b
+        with torch.no_grad():
+            theirs_layer.weight.copy_(torch.tensor(w))
+            theirs_layer.bias.copy_(torch.tensor(b))
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = ours_layer(x), theirs_layer(t)
+    grads_agree([x], [t], ours, theirs, rtol=1e-9, atol=1e-10)
+    if affine:
+        close(ours_layer.weight.grad, theirs_layer.weight.grad, rtol=1e-9, atol=1e-10)
+        close(ours_layer.bias.grad, theirs_layer.bias.grad, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm(norm_type, max_norm):
+    grads = [draw((3, 2)), draw(4, seed=1)]
+    ours = [mg.tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for o, t, g in zip(ours, theirs, grads):
+        o.grad = mg.tensor(g.copy())
+        t.grad = torch.tensor(g.copy())
+    total_ours = nn.utils.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    total_theirs = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    close(total_ours, total_theirs)
+    for o, t in zip(ours, theirs):
+        close(o.grad, t.grad)
+
+
+def torch_lrs(make, epochs):
+    w = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.3)
+    schedule = make(torch.optim.lr_scheduler, optimizer)
+    seen = []
+    for _ in range(epochs):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return seen, schedule.get_last_lr()
+
+
+def our_lrs(make, epochs):
+    w = mg.zeros(1, requires_grad=True)
+    optimizer = optim.SGD([w], lr=0.3)
+    schedule = make(optim.lr_scheduler, optimizer)
+    seen = []
+    for _ in range(epochs):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return seen, schedule.get_last_lr()
+
+
+from minigrad import optim  # noqa: E402
+
+SCHEDULES = {
+    "step": lambda lib, o: lib.StepLR(o, step_size=3, gamma=0.3),
+    "step_default_gamma": lambda lib, o: lib.StepLR(o, 2),
+    "cosine": lambda lib, o: lib.CosineAnnealingLR(o, T_max=7),
+    "cosine_eta_min": lambda lib, o: lib.CosineAnnealingLR(o, T_max=4, eta_min=0.05),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_lr_schedules(name):
+    ours, ours_last = our_lrs(SCHEDULES[name], 25)
+    theirs, theirs_last = torch_lrs(SCHEDULES[name], 25)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(ours_last, theirs_last, rtol=1e-13, atol=1e-15)
+
+
+def test_sequential_of_new_layers_trains_like_torch():
+    a = draw((8, 5))
+    target = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    ours = nn.Sequential(nn.Linear(5, 6), nn.LayerNorm(6), nn.GELU(), nn.Linear(6, 6), nn.LeakyReLU(0.1),
+                         nn.Identity(), nn.Linear(6, 3)).double()
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LayerNorm(6), torch.nn.GELU(),
+                                 torch.nn.Linear(6, 6), torch.nn.LeakyReLU(0.1), torch.nn.Identity(),
+                                 torch.nn.Linear(6, 3)).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    loss_ours = nn.CrossEntropyLoss(label_smoothing=0.1)(ours(mg.tensor(a)), target)
+    loss_theirs = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(theirs(torch.tensor(a)), torch.tensor(target))
+    close(loss_ours, loss_theirs)
+    loss_ours.backward()
+    loss_theirs.backward()
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        close(p.grad, q.grad, rtol=1e-9, atol=1e-12)

@@ -1,14 +1,20 @@
 """minigrad.nn: modules, layers and their functional forms."""
 
-from . import functional, init
-from .layers import Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
+from . import functional, init, utils
+from .layers import (
+    GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ModuleList, ReLU, Sequential,
+    Sigmoid, Softmax, Tanh,
+)
 from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .layer_norm import LayerNorm
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d
 from .summary import summary
 
 __all__ = [
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Flatten", "Linear",
-    "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-    "functional", "init", "summary",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten",
+    "GELU", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d",
+    "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "functional", "init", "summary", "utils",
 ]

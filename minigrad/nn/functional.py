@@ -39,6 +39,65 @@ def sigmoid(x):
     return x.sigmoid()
 
 
+def leaky_relu(x, negative_slope=0.01):
+    """``x`` where positive, ``negative_slope * x`` elsewhere (the slope at 0, as PyTorch)."""
+    from ..ops.elementwise import where
+
+    x = as_tensor(x)
+    return where(x > 0, x, x * negative_slope)
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF; ``approximate="tanh"`` uses PyTorch's tanh
+    formula instead of erf.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> round(F.gelu(mg.tensor(1.0)).item(), 6)
+    0.841345
+    """
+    if approximate not in GELU_APPROXIMATIONS:
+        raise ValueError(f"gelu: approximate must be one of {GELU_APPROXIMATIONS}, got {approximate!r}")
+    x = as_tensor(x)
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * float(np.sqrt(2.0 / np.pi))
+        return x * 0.5 * (inner.tanh() + 1.0)
+    return x * 0.5 * ((x * float(1.0 / np.sqrt(2.0))).erf() + 1.0)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last ``len(normalized_shape)`` axes (biased variance), then scale
+    by ``weight`` and shift by ``bias`` (each of ``normalized_shape``), as PyTorch.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> [round(v, 4) for v in F.layer_norm(mg.tensor([[1.0, 3.0]]), (2,)).tolist()[0]]
+    [-1.0, 1.0]
+    """
+    x = as_tensor(x)
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(normalized_shape)
+    count = len(normalized_shape)
+    if count == 0 or x.shape[x.ndim - count:] != normalized_shape or x.ndim < count:
+        raise ValueError(
+            f"layer_norm: input of shape {x.shape} does not end in normalized_shape {normalized_shape}"
+        )
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tuple(tensor.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} has shape {tensor.shape}, not normalized_shape {normalized_shape}")
+    axes = tuple(range(x.ndim - count, x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    variance = (centered * centered).mean(axis=axes, keepdims=True)
+    out = centered / (variance + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
 @torch_names
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
@@ -67,29 +126,134 @@ def _reduce(loss, reduction):
     return loss
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy of logits (N, C) against class indices (N,).
+def _class_targets(logits, target, op_name, ignore_index):
+    """``target`` as an int64 array of class indices (N,) for ``logits`` (N, C), checked."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if logits.ndim != 2 or target.shape != (logits.shape[0],):
+        raise ValueError(
+            f"{op_name}: expected input (N, C) and target (N,), got {logits.shape} and {target.shape}"
+        )
+    if target.dtype.kind not in "iu":
+        raise ValueError(f"{op_name}: target must hold integer class indices, not {target.dtype}")
+    kept = target[target != ignore_index]
+    if kept.size and (kept.min() < 0 or kept.max() >= logits.shape[1]):
+        raise ValueError(
+            f"{op_name}: target values must lie in [0, {logits.shape[1]}) (or be ignore_index="
+            f"{ignore_index}), got [{kept.min()}, {kept.max()}]"
+        )
+    return target
+
+
+def _class_weight(weight, logits, op_name):
+    if weight is None:
+        return None
+    weight = as_tensor(weight)
+    if weight.shape != (logits.shape[1],):
+        raise ValueError(
+            f"{op_name}: weight must have one value per class, shape ({logits.shape[1]},), got {weight.shape}"
+        )
+    return weight
+
+
+def _weighted_reduce(loss, row_weight, reduction):
+    """PyTorch's reductions for class-index losses: "mean" divides by the summed weights of
+    the rows that count (their number without class weights; ignored rows weigh 0)."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean() if row_weight is None else loss.sum() / row_weight.sum()
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) at class indices
+    ``target`` (N,), as PyTorch: ``-input[i, target[i]] * weight[target[i]]``.
+
+    Rows whose target is ``ignore_index`` add nothing and, with "mean", are not counted.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> F.nll_loss(mg.tensor([[-1.0, -2.0], [-3.0, -0.5]]), [0, 1]).item()
+    0.75
+    """
+    _check_reduction(reduction, "nll_loss")
+    target = _class_targets(input, target, "nll_loss", ignore_index)
+    weight = _class_weight(weight, input, "nll_loss")
+    loss, row_weight = _picked_loss(input, target, weight, ignore_index)
+    return _weighted_reduce(loss, row_weight, reduction)
+
+
+def _picked_loss(log_probs, target, weight, ignore_index):
+    """(-log_probs[i, target[i]] * w[target[i]] per row, 0 where ignored; the row weights,
+    None when every row counts once)."""
+    kept = target != ignore_index
+    if weight is None and kept.all():  # the common case: every row counts once
+        return -log_probs[np.arange(log_probs.shape[0]), target], None
+    safe = np.where(kept, target, 0)
+    row_weight = Tensor._wrap(kept.astype(log_probs.dtype))
+    if weight is not None:
+        row_weight = weight[safe] * row_weight
+    picked = log_probs[np.arange(log_probs.shape[0]), safe]
+    return -picked * row_weight, row_weight
+
+
+def cross_entropy(logits, target, reduction="mean", *, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """Softmax cross-entropy of logits (N, C) against class indices (N,), as PyTorch.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (N, C)
+    target : int Tensor or array of shape (N,)
+    reduction : "mean", "sum" or "none"
+    weight : Tensor of shape (C,), optional
+        A weight per class; "mean" then divides by the summed weights of the targets.
+    ignore_index : int
+        Rows with this target add nothing (and are not counted by "mean").
+    label_smoothing : float in [0, 1]
+        The target becomes ``(1 - label_smoothing)`` on the class plus
+        ``label_smoothing / C`` on every class.
 
     >>> import minigrad as mg, minigrad.nn.functional as F
     >>> round(F.cross_entropy(mg.zeros(1, 4), [2]).item(), 4)  # log(4)
     1.3863
     """
     _check_reduction(reduction, "cross_entropy")
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if logits.ndim != 2 or target.shape != (logits.shape[0],):
-        raise ValueError(
-            f"cross_entropy: expected logits (N, C) and target (N,), got {logits.shape} and {target.shape}"
-        )
-    if target.dtype.kind not in "iu":
-        raise ValueError(f"cross_entropy: target must hold integer class indices, not {target.dtype}")
-    if target.size and (target.min() < 0 or target.max() >= logits.shape[1]):
-        raise ValueError(
-            f"cross_entropy: target values must lie in [0, {logits.shape[1]}), "
-            f"got [{target.min()}, {target.max()}]"
-        )
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    target = _class_targets(logits, target, "cross_entropy", ignore_index)
+    weight = _class_weight(weight, logits, "cross_entropy")
     log_probs = log_softmax(logits, axis=1)
-    picked = log_probs[np.arange(logits.shape[0]), target]
-    return _reduce(-picked, reduction)
+    loss, row_weight = _picked_loss(log_probs, target, weight, ignore_index)
+    if label_smoothing:
+        # every class's -log p, weighted per class, counted only on rows that are kept
+        spread = log_probs if weight is None else log_probs * weight
+        kept = Tensor._wrap((target != ignore_index).astype(logits.dtype))
+        smooth = -spread.sum(axis=1) * kept
+        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / logits.shape[1])
+    return _weighted_reduce(loss, row_weight, reduction)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices (any shape) as int64 one-hot vectors along a new last axis, as PyTorch;
+    ``num_classes=-1`` takes the largest index plus one.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> F.one_hot(mg.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if indices.dtype.kind not in "iu":
+        raise ValueError(f"one_hot: expects integer class indices, got {indices.dtype}")
+    if indices.size and indices.min() < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {indices.min()}")
+    if num_classes == -1:
+        if not indices.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass it")
+        num_classes = int(indices.max()) + 1
+    elif indices.size and indices.max() >= num_classes:
+        raise ValueError(f"one_hot: class index {indices.max()} does not fit num_classes={num_classes}")
+    out = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
+    return Tensor._wrap(out)
 
 
 def mse_loss(input, target, reduction="mean"):
