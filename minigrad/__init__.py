@@ -26,7 +26,7 @@ float32 = _np.dtype("float32")
 float64 = _np.dtype("float64")
 int64 = _np.dtype("int64")
 
-from . import data, nn, optim, viz  # noqa: E402  (after Tensor: they build on it)
+from . import data, nn, onnx, optim, viz  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.1.0"
 
@@ -34,6 +34,6 @@ __all__ = [
     "Function", "GradcheckError", "Tensor", "arange", "cat", "concatenate", "data", "detect_anomaly",
     "enable_grad", "float32", "float64", "int64", "eye",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "maximum",
-    "nn", "no_grad", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "trace", "viz", "where",
+    "nn", "no_grad", "onnx", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "trace", "viz", "where",
     "zeros", "zeros_like",
 ]

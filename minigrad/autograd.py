@@ -33,6 +33,9 @@ class _GradState(threading.local):
 _state = _GradState()
 _Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
 _observer = None  # minigrad.debug's hooks while mg.trace or mg.detect_anomaly is open
+# Called as node_hook(ctx, params) for each node recorded while it is set: mg.onnx.export
+# sets it to learn each op's parameters and layer. None otherwise: one check per node.
+node_hook = None
 
 
 # Non-leaf tensors whose gradient ``backward`` keeps (Tensor.retain_grad), by id; an
@@ -180,6 +183,8 @@ class Function:
                 ctx.function = cls
                 result.requires_grad = True
                 result._ctx = ctx
+                if node_hook is not None:
+                    node_hook(ctx, params)
         if _observer is not None:
             _observer.forward(cls, inputs, out, ctx)
         return result
