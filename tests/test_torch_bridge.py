@@ -1,0 +1,208 @@
+"""nn.to_torch and nn.from_torch: the same model, the same numbers, in either framework.
+
+Skipped where PyTorch is not installed.
+"""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+
+
+def _with_statistics(model, shape, steps=3):
+    """Non-trivial BatchNorm affine parameters and running statistics, then eval mode."""
+    rng = np.random.default_rng(0)
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.affine:
+            module.weight.data[...] = rng.uniform(0.5, 1.5, module.weight.shape)
+            module.bias.data[...] = rng.normal(0, 0.5, module.bias.shape)
+    model.train()
+    for _ in range(steps):
+        model(mg.tensor((rng.normal(size=(8,) + shape) * 2 + 1).astype(model_dtype(model))))
+    return model.eval()
+
+
+def model_dtype(model):
+    return next(iter(model.parameters())).dtype if list(model.parameters()) else np.float32
+
+
+def digits_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
+    )
+
+
+def mlp_with_batchnorm():
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(32, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 10),
+    )
+
+
+LAYERS = {
+    "Linear": (lambda: nn.Linear(5, 3), (5,)),
+    "Linear without bias": (lambda: nn.Linear(5, 3, bias=False), (5,)),
+    "Conv2d": (lambda: nn.Conv2d(3, 4, 3), (3, 7, 7)),
+    "Conv2d stride, padding": (lambda: nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 2)), (3, 9, 8)),
+    "Conv2d dilation, groups": (lambda: nn.Conv2d(4, 6, 3, dilation=2, groups=2, bias=False), (4, 9, 9)),
+    "BatchNorm1d (N, C)": (lambda: nn.BatchNorm1d(5), (5,)),
+    "BatchNorm1d (N, C, L)": (lambda: nn.BatchNorm1d(3), (3, 6)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (3, 4, 5)),
+    "BatchNorm2d without affine": (lambda: nn.BatchNorm2d(3, affine=False, momentum=None), (3, 4, 5)),
+    "ReLU": (lambda: nn.ReLU(), (4, 3)),
+    "Tanh": (lambda: nn.Tanh(), (6,)),
+    "Sigmoid": (lambda: nn.Sigmoid(), (2, 3, 3)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 7, 6)),
+    "AvgPool2d": (lambda: nn.AvgPool2d((3, 2), stride=(2, 1), padding=1), (2, 7, 6)),
+    "Flatten": (lambda: nn.Flatten(1, 2), (2, 3, 4)),
+    "Dropout": (lambda: nn.Dropout(0.5), (5,)),
+    "nested Sequential": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), nn.Linear(4, 2)), (4,)),
+    "digits CNN": (digits_cnn, (1, 8, 8)),
+    "MLP with BatchNorm1d": (mlp_with_batchnorm, (1, 8, 8)),
+}
+
+
+def _inputs(shape, dtype=np.float32, batch_sizes=(1, 7)):
+    rng = np.random.default_rng(1)
+    return [rng.normal(size=(n,) + shape).astype(dtype) for n in batch_sizes]
+
+
+def _same_state(minigrad_model, torch_model):
+    ours = minigrad_model.state_dict()
+    theirs = torch_model.state_dict()
+    assert list(ours) == list(theirs)
+    for name, value in ours.items():
+        other = theirs[name].numpy()
+        assert other.dtype == value.dtype, name
+        np.testing.assert_array_equal(other, value, err_msg=name)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_to_torch_gives_minigrads_outputs(name):
+    mg.manual_seed(0)
+    build, shape = LAYERS[name]
+    model = _with_statistics(build(), shape)
+    twin = nn.to_torch(model)
+    assert not twin.training
+    _same_state(model, twin)
+    for x in _inputs(shape):
+        with torch.no_grad():
+            got = twin(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(got, model(mg.tensor(x)).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["digits CNN", "MLP with BatchNorm1d"])
+def test_to_torch_keeps_float64_and_training_mode(name):
+    mg.manual_seed(0)
+    build, shape = LAYERS[name]
+    model = _with_statistics(build().double(), shape).train()
+    twin = nn.to_torch(model)
+    assert twin.training and all(m.training for m in twin.modules())
+    _same_state(model, twin)
+    # one training step's forward on both: batch statistics, and the same running statistics after
+    for module in list(model.modules()) + list(twin.modules()):
+        if type(module).__name__ == "Dropout":
+            module.p = 0.0
+    x = _inputs(shape, np.float64, batch_sizes=(6,))[0]
+    got = twin(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(got, model(mg.tensor(x)).numpy(), rtol=1e-10, atol=1e-10)
+    theirs = twin.state_dict()
+    for name_, value in model.state_dict().items():
+        np.testing.assert_allclose(theirs[name_].numpy(), value, rtol=1e-10, atol=1e-12, err_msg=name_)
+
+
+def torch_cnn():
+    return tnn.Sequential(
+        tnn.Conv2d(1, 16, 3, padding=1), tnn.BatchNorm2d(16), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, 3, padding="same"), tnn.BatchNorm2d(32), tnn.ReLU(), tnn.AvgPool2d(2),
+        tnn.Flatten(), tnn.Dropout(0.3), tnn.Linear(32 * 2 * 2, 10),
+    )
+
+
+def torch_mlp():
+    return tnn.Sequential(
+        tnn.Flatten(), tnn.Linear(64, 32), tnn.BatchNorm1d(32, momentum=None), tnn.ReLU(),
+        tnn.Sequential(tnn.Linear(32, 16, bias=False), tnn.BatchNorm1d(16, affine=False), tnn.Sigmoid()),
+        tnn.Linear(16, 10), tnn.Tanh(),
+    )
+
+
+def _randomized(torch_model, shape):
+    """Random weights (PyTorch's init), random BatchNorm affine and running statistics."""
+    torch.manual_seed(0)
+    for module in torch_model.modules():
+        if isinstance(module, (tnn.BatchNorm1d, tnn.BatchNorm2d)) and module.affine:
+            with torch.no_grad():
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.5)
+    torch_model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            torch_model(torch.randn((8,) + shape) * 2 + 1)
+    return torch_model.eval()
+
+
+@pytest.mark.parametrize("build", [torch_cnn, torch_mlp], ids=["CNN", "MLP"])
+def test_from_torch_gives_pytorchs_outputs(build):
+    twin = _randomized(build(), (1, 8, 8))
+    model = nn.from_torch(twin)
+    assert not model.training
+    _same_state(model, twin)
+    for x in _inputs((1, 8, 8)):
+        with torch.no_grad():
+            want = twin(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(model(mg.tensor(x)).numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_from_torch_then_to_torch_is_the_same_model():
+    twin = _randomized(torch_cnn(), (1, 8, 8))
+    back = nn.to_torch(nn.from_torch(twin))
+    assert repr(back) == repr(twin).replace("padding=same", "padding=(1, 1)")
+    _same_state(nn.from_torch(twin), back)
+
+
+class OwnForward(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.layer(x) * 2
+
+
+class PlainStack(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.Linear(3, 2), nn.ReLU())
+
+
+def test_a_sequential_subclass_converts_as_a_sequential():
+    model = PlainStack().eval()
+    twin = nn.to_torch(model)
+    x = _inputs((3,))[1]
+    np.testing.assert_allclose(twin(torch.from_numpy(x)).detach().numpy(), model(mg.tensor(x)).numpy(), atol=1e-6)
+
+
+def test_to_torch_refuses_a_module_with_its_own_forward_naming_it():
+    with pytest.raises(NotImplementedError, match=r"the model is a OwnForward.*own forward"):
+        nn.to_torch(OwnForward())
+    with pytest.raises(NotImplementedError, match=r"layer '1.0' is a OwnForward"):
+        nn.to_torch(nn.Sequential(nn.ReLU(), nn.Sequential(OwnForward())))
+
+
+def test_from_torch_refuses_unknown_layers_and_settings_naming_them():
+    with pytest.raises(NotImplementedError, match=r"layer '1' is a torch GELU"):
+        nn.from_torch(tnn.Sequential(tnn.Linear(2, 2), tnn.GELU()))
+    with pytest.raises(NotImplementedError, match=r"layer '0' \(Conv2d\) pads with 'reflect'"):
+        nn.from_torch(tnn.Sequential(tnn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")))
+    with pytest.raises(NotImplementedError, match=r"the model \(Conv2d\) pads 'same' unevenly"):
+        nn.from_torch(tnn.Conv2d(1, 1, 2, padding="same"))
+    with pytest.raises(NotImplementedError, match=r"layer '0' \(MaxPool2d\).*ceil_mode"):
+        nn.from_torch(tnn.Sequential(tnn.MaxPool2d(2, ceil_mode=True)))
+    with pytest.raises(NotImplementedError, match=r"AvgPool2d.*count_include_pad=False"):
+        nn.from_torch(tnn.AvgPool2d(2, count_include_pad=False))
