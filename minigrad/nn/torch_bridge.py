@@ -230,7 +230,6 @@ def from_torch(torch_model):
         if tuple(source.shape) != tensor.shape:
             raise AssertionError(f"nn.from_torch: {name} has shape {tuple(source.shape)}, its twin {tensor.shape}")
         tensor.data = source.numpy().copy()
-        tensor._version += 1
     twins = dict(model.named_modules())
     for name, module in torch_model.named_modules():
         object.__setattr__(twins[name], "training", module.training)
