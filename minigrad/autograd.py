@@ -22,6 +22,8 @@ import weakref
 
 import numpy as np
 
+from . import dtypes
+
 
 class _GradState(threading.local):
     """Whether ops record the graph: per thread, as in PyTorch (a data-loading thread's
@@ -146,6 +148,9 @@ class Function:
     """
 
     once_differentiable = False
+    # Set on an op whose inputs must share one dtype (arithmetic, matmul, joins): inputs of
+    # mixed dtypes are cast first, by the rule in dtypes.py, with differentiable casts.
+    promotes_dtypes = False
 
     @staticmethod
     def forward(ctx, *arrays, **params):
@@ -159,6 +164,11 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays and, in grad mode, record the node."""
         ctx = Context()
+        if len(inputs) == 2:
+            if inputs[0].data.dtype is not inputs[1].data.dtype and cls.promotes_dtypes:
+                inputs = _promoted(inputs)
+        elif len(inputs) > 2 and cls.promotes_dtypes:
+            inputs = _promoted(inputs)
         ctx.inputs = inputs
         try:
             if len(inputs) == 1:
@@ -188,6 +198,12 @@ class Function:
         if _observer is not None:
             _observer.forward(cls, inputs, out, ctx)
         return result
+
+
+def _promoted(inputs):
+    """The inputs cast to their common dtype (``dtypes.result_type``), as graph nodes."""
+    target = dtypes.result_type([t.data for t in inputs])
+    return tuple([t if t.data.dtype == target else t.astype(target) for t in inputs])
 
 
 class ViewFunction(Function):

@@ -7,7 +7,7 @@ from .aliases import torch_names
 from .ops import elementwise as ew
 from .ops import linalg, reduce, shape as shape_ops, special
 
-DEFAULT_DTYPE = np.dtype(np.float32)
+from .dtypes import DEFAULT_DTYPE
 _SCALARS = (int, float, bool, np.generic)
 
 

@@ -118,3 +118,78 @@ def test_an_element_or_a_reshaped_copy_does_not_share_the_version_counter():
     for copy in [x[0, 1], x.T.reshape(4), x[:, [0, 1]]]:
         copy += 1
     assert x._version == 0 and x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+# ---- one dtype rule, PyTorch's ----------------------------------------------------------
+
+def _operands():
+    return {
+        "f32": mg.ones(3), "f64": mg.ones(3, dtype=np.float64), "f16": mg.ones(3, dtype=np.float16),
+        "i64": mg.tensor([1, 2, 3]), "i32": mg.tensor(np.array([1, 2, 3], dtype=np.int32)),
+        "b": mg.tensor([True, False, True]),
+        "z_f64": mg.tensor(np.array(2.0)), "z_i64": mg.tensor(2), "z_f32": mg.tensor(2.0),
+    }
+
+
+# (expression, the dtype PyTorch 2.x gives)
+PROMOTIONS = [
+    ("i64 * f32", "float32"), ("f32 * i64", "float32"), ("f32 + i64", "float32"), ("i64 ** f32", "float32"),
+    ("i64 * 1.5", "float32"), ("1.5 * i64", "float32"), ("i64 - 0.5", "float32"), ("i64 ** 0.5", "float32"),
+    ("f32 * 2", "float32"), ("f32 * 2.5", "float32"), ("2.5 / f32", "float32"), ("f32 ** 2", "float32"),
+    ("f32 * f64", "float64"), ("f32 * z_f64", "float32"), ("i64 * z_f64", "float64"),
+    ("z_i64 * 1.5", "float32"), ("z_i64 * z_f64", "float64"), ("z_f32 * z_f64", "float64"),
+    ("f16 * 2.5", "float16"), ("f16 * f32", "float32"), ("f16 * z_f64", "float16"),
+    ("i32 + 1", "int32"), ("i32 * i64", "int64"), ("i32 * z_i64", "int32"),
+    ("b + 1", "int64"), ("b + 1.5", "float32"), ("b * z_i64", "int64"),
+    ("i64 / i64", "float32"), ("i32 / 2", "float32"), ("i64 ** 2", "int64"),
+    ("f32 * np.float64(2.0)", "float32"), ("i64 * np.float64(2.0)", "float32"),
+    ("i64.exp()", "float32"), ("i64.sqrt()", "float32"), ("i64.log()", "float32"),
+    ("i64.tanh()", "float32"), ("i64.sigmoid()", "float32"),
+    ("mg.maximum(i64, f32)", "float32"), ("mg.maximum(f32, f64)", "float64"),
+    ("mg.where(b, i64, f32)", "float32"), ("mg.where(b, i64, 1.5)", "float32"),
+    ("mg.where(b, f32, 1.5)", "float32"),
+    ("i64.reshape(1, 3) @ f32.reshape(3, 1)", "float32"),
+    ("mg.concatenate([i64, f32])", "float32"), ("mg.stack([f32, i64])", "float32"),
+    ("mg.concatenate([f32, f64])", "float64"),
+]
+
+
+@pytest.mark.parametrize("expression, expected", PROMOTIONS, ids=[e for e, _ in PROMOTIONS])
+def test_dtype_promotion_follows_pytorch(expression, expected):
+    result = eval(expression, {"mg": mg, "np": np, **_operands()})
+    assert result.dtype == np.dtype(expected)
+
+
+def test_dtype_promotion_agrees_with_pytorch_itself():
+    torch = pytest.importorskip("torch")
+    ours = _operands()
+    theirs = {name: torch.from_numpy(np.array(t.data)) for name, t in ours.items()}
+    checked = 0
+    for expression, _ in PROMOTIONS:
+        torch_expression = (expression.replace("mg.maximum", "torch.maximum").replace("mg.where", "torch.where")
+                            .replace("mg.concatenate", "torch.cat").replace("mg.stack", "torch.stack"))
+        try:
+            expected = eval(torch_expression, {"torch": torch, "np": np, **theirs}).dtype
+        except RuntimeError:  # PyTorch's matmul refuses mixed dtypes; minigrad promotes
+            continue
+        assert str(expected) == f"torch.{eval(expression, {'mg': mg, 'np': np, **ours}).dtype}", expression
+        checked += 1
+    assert checked >= len(PROMOTIONS) - 1
+
+
+def test_a_gradient_through_a_promotion_has_its_inputs_dtype():
+    x = mg.ones(3, requires_grad=True)
+    w = mg.ones(3, dtype=np.float64, requires_grad=True)
+    (x * w).sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float64
+    y = mg.ones(3, requires_grad=True)
+    (y * mg.tensor([1, 2, 3])).sum().backward()
+    assert y.grad.dtype == np.float32 and y.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_layers_and_losses_keep_float32_for_integer_input():
+    layer = nn.Linear(3, 2)
+    assert layer(mg.tensor([[1, 2, 3]])).dtype == np.float32
+    assert F.cross_entropy(mg.tensor([[1, 2, 3]]), [1]).dtype == np.float32
+    assert F.softmax(mg.tensor([[1, 2, 3]])).dtype == np.float32
+    assert mg.tensor([1, 2, 3]).mean().dtype == np.float32

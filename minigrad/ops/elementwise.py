@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import floating
 
 
 def _constant(array):
@@ -12,6 +13,8 @@ def _constant(array):
 
 
 class Add(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -22,6 +25,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -32,6 +37,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -46,8 +53,12 @@ class Mul(Function):
 
 
 class Div(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
+        if a.dtype.kind != "f":  # integers divide to float32, as PyTorch (NumPy: float64)
+            return floating(a) / floating(b)
         out = a / b
         ctx.save_for_backward(b, out)
         return out
@@ -62,6 +73,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
@@ -101,7 +114,7 @@ class Neg(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.exp(a)
+        out = np.exp(floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -115,7 +128,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.log(a)
+        return np.log(floating(a))
 
     @staticmethod
     def backward(ctx, grad):
@@ -126,7 +139,7 @@ class Log(Function):
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.sqrt(a)
+        out = np.sqrt(floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -166,7 +179,7 @@ class Relu(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(a)
+        out = np.tanh(floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -196,6 +209,7 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         # exp(-softplus(-a)) never overflows, for large |a| of either sign
+        a = floating(a)
         out = np.exp(-np.logaddexp(a.dtype.type(0), -a))
         ctx.save_for_backward(out)
         return out
@@ -245,6 +259,8 @@ class Clip(Function):
 
 
 class Maximum(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -262,6 +278,8 @@ class Maximum(Function):
 
 
 class Where(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b, condition):
         ctx.condition = condition

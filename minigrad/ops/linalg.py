@@ -11,6 +11,8 @@ def _swap_last(t):
 
 
 class MatMul(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:

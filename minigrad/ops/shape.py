@@ -74,6 +74,8 @@ class IndexAdd(Function):
 
 
 class Concatenate(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, *arrays, axis):
         ctx.axis = axis
