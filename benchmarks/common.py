@@ -23,3 +23,43 @@ def compile_times(code):
     with the cache that first run filled."""
     with tempfile.TemporaryDirectory() as cache_dir:
         return first_call_seconds(code, cache_dir), first_call_seconds(code, cache_dir)
+
+
+def cpu_model():
+    """The CPU's model name, from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+def machine_report():
+    """Lines naming the CPU, the BLAS and OpenMP libraries loaded (threadpoolctl's report)
+    and Numba's threading layer (``not started`` before the first parallel kernel)."""
+    import numpy as np
+    import threadpoolctl
+
+    lines = [f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; NumPy {np.__version__}"]
+    for pool in threadpoolctl.threadpool_info():
+        lines.append(
+            f"BLAS/OpenMP: {pool.get('internal_api')} {pool.get('version')} "
+            f"({pool.get('threading_layer', '-')} threading, {pool.get('num_threads')} threads, "
+            f"{pool.get('architecture', '-')}) {os.path.basename(pool.get('filepath', ''))}"
+        )
+    try:
+        import numba
+
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run yet
+            layer = "not started"
+        lines.append(f"Numba {numba.__version__}: threading layer {layer}, {numba.get_num_threads()} threads")
+    except ImportError:
+        lines.append("Numba not installed")
+    return lines

@@ -32,7 +32,7 @@ import sys
 import time
 
 import numpy as np
-from common import compile_times
+from common import compile_times, machine_report
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -221,25 +221,6 @@ print(time.perf_counter() - start)
 """
 
 
-def header():
-    import numba
-    import threadpoolctl
-
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    print(f"CPU: {cpu}, {os.cpu_count()} logical cores")
-    for pool in threadpoolctl.threadpool_info():
-        print(f"BLAS/OpenMP: {pool.get('internal_api')} {pool.get('version')} "
-              f"({pool.get('threading_layer', '-')} threading, {pool.get('num_threads')} threads, "
-              f"{pool.get('architecture', '-')}) {os.path.basename(pool.get('filepath', ''))}")
-    print(f"Numba {numba.__version__}: threading layer {numba.threading_layer()}, "
-          f"{numba.get_num_threads()} threads; NumPy {np.__version__}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
@@ -264,7 +245,7 @@ def main():
     import torch
 
     torch.set_num_threads(numba.get_num_threads())
-    header()
+    print("\n".join(machine_report()))
     print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads; "
           f"median of {args.repeats} interleaved repeats\n")
     print("first minigrad step in this process (compile or cache load, left out of the medians):")

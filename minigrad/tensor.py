@@ -5,10 +5,11 @@ import numpy as np
 from . import autograd
 from .aliases import torch_names
 from .ops import elementwise as ew
-from .ops import linalg, reduce, shape as shape_ops, special
+from .ops import linalg, reduce, scalar as scalar_ops, shape as shape_ops, special
 
 from .dtypes import DEFAULT_DTYPE
 _SCALARS = (int, float, bool, np.generic)
+_REALS = (int, float, np.integer, np.floating)  # bool is an int; np.float64 a float
 
 
 def _to_array(data, dtype):
@@ -294,26 +295,59 @@ class Tensor:
                 return Tensor._wrap(np.array(other, dtype=DEFAULT_DTYPE))
         return Tensor(other)
 
+    def _scalar(self, other):
+        """``other`` as a NumPy scalar of this tensor's dtype, for the one-input ops of
+        ops/scalar.py, when it is a real number and this tensor is floating; else None."""
+        if isinstance(other, _REALS):
+            dtype = self.data.dtype
+            if dtype.kind == "f":
+                return dtype.type(other)
+        return None
+
     # ---- arithmetic ---------------------------------------------------------------
+    # A real number with a floating tensor takes ops/scalar.py's one-input nodes (the
+    # same results as the general ops, at half the cost per op); anything else, the
+    # general two-input ops of ops/elementwise.py.
     def __add__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Add.apply(self, scalar=scalar)
         return ew.Add.apply(self, self._operand(other))
 
     def __radd__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Add.apply(self, scalar=scalar)
         return ew.Add.apply(self._operand(other), self)
 
     def __sub__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Sub.apply(self, scalar=scalar, reverse=False)
         return ew.Sub.apply(self, self._operand(other))
 
     def __rsub__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Sub.apply(self, scalar=scalar, reverse=True)
         return ew.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Mul.apply(self, scalar=scalar)
         return ew.Mul.apply(self, self._operand(other))
 
     def __rmul__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Mul.apply(self, scalar=scalar)
         return ew.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other):
+        scalar = self._scalar(other)
+        if scalar is not None:
+            return scalar_ops.Div.apply(self, scalar=scalar)
         return ew.Div.apply(self, self._operand(other))
 
     def __rtruediv__(self, other):
