@@ -225,3 +225,17 @@ def test_batchnorm_questions_all_answer_and_check_themselves(monkeypatch, capsys
     answered = load_example("batchnorm_questions", monkeypatch).main([])
     assert answered == list(range(1, 15))
     assert "14 question(s) answered, every check passed." in capsys.readouterr().out
+
+
+def test_warm_up_leaves_the_model_as_it_was(monkeypatch):
+    load_example("digits_cnn", monkeypatch)
+    training = sys.modules["training"]
+    (images, labels), _ = training.digits_split()
+    mg.manual_seed(0)
+    model = training.digits_cnn()
+    before = model.state_dict()
+    seconds = training.warm_up(model, images[:16], labels[:16])
+    assert seconds > 0 and model.training
+    after = model.state_dict()
+    assert all(np.array_equal(before[name], after[name]) for name in before)  # running stats too
+    assert all(p.grad is None for p in model.parameters())
