@@ -1,5 +1,7 @@
 """Tensor: a NumPy array, its gradient, and the node of the graph that made it."""
 
+import warnings
+
 import numpy as np
 
 from . import autograd
@@ -472,20 +474,22 @@ class Tensor:
         axes = reduce.normalize_axis(axis, self.ndim, "sum")
         return reduce.Sum.apply(self, axis=axes, keepdims=keepdims)
 
-    def _count(self, axes, op_name, ddof=0):
-        """How many values a reduction over ``axes`` averages, less ``ddof``; at least one."""
-        count = int(np.prod([self.shape[a] for a in axes]))
-        if count - ddof <= 0:
-            raise ValueError(
-                f"{op_name}: {count} values over axes {axes} of shape {self.shape}"
-                + (f" with ddof={ddof}" if ddof else "") + " leave nothing to divide by"
-            )
-        return count - ddof
+    def _count(self, axes):
+        """How many values a reduction over ``axes`` takes."""
+        count = 1
+        for a in axes:
+            count *= self.shape[a]
+        return count
 
     @torch_names
     def mean(self, axis=None, keepdims=False):
+        """Mean as NumPy (float32 input accumulates in float64); an empty axis gives nan
+        with NumPy's RuntimeWarning."""
         axes = reduce.normalize_axis(axis, self.ndim, "mean")
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / self._count(axes, "mean"))
+        count = self._count(axes)
+        if count == 0:
+            warnings.warn("mean: Mean of empty slice", RuntimeWarning, stacklevel=3)
+        return reduce.Mean.apply(self, axis=axes, keepdims=keepdims, divisor=count)
 
     @torch_names
     def max(self, axis=None, keepdims=False):
@@ -499,15 +503,25 @@ class Tensor:
 
     @torch_names
     def var(self, axis=None, keepdims=False, ddof=0):
-        """Variance as NumPy: mean squared deviation, divided by (count - ddof)."""
-        axes = reduce.normalize_axis(axis, self.ndim, "var")
-        divisor = self._count(axes, "var", ddof)
-        deviation = self - self.mean(axis=axes, keepdims=True)
-        return (deviation * deviation).sum(axis=axes, keepdims=keepdims) * (1.0 / divisor)
+        """Variance as NumPy: the mean squared deviation from the mean (two passes, so a
+        constant gives exactly 0), divided by ``count - ddof``; with ``ddof >= count``
+        inf or nan and NumPy's RuntimeWarning."""
+        return self._var(axis, keepdims, ddof, "var")
+
+    def _var(self, axis, keepdims, ddof, op_name):
+        axes = reduce.normalize_axis(axis, self.ndim, op_name)
+        count = self._count(axes)
+        divisor = max(count - ddof, 0)
+        if divisor == 0:
+            warnings.warn(f"{op_name}: Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
+        mean = reduce.Mean.apply(self, axis=axes, keepdims=True, divisor=count)
+        deviation = self - mean
+        return reduce.Mean.apply(deviation * deviation, axis=axes, keepdims=keepdims, divisor=divisor)
 
     @torch_names
     def std(self, axis=None, keepdims=False, ddof=0):
-        return self.var(axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+        """Square root of ``var``; its gradient is 0 where the std is 0, as PyTorch."""
+        return reduce.StdFromVar.apply(self._var(axis, keepdims, ddof, "std"))
 
     # ---- shape ------------------------------------------------------------------
     def reshape(self, *shape):
@@ -523,13 +537,18 @@ class Tensor:
             axes = tuple(axes[0])
         if not axes:
             axes = tuple(range(self.ndim - 1, -1, -1))
+        for a in axes:
+            if not -self.ndim <= a < self.ndim:
+                raise np.exceptions.AxisError(
+                    f"transpose: axis {a} is out of range for a tensor of {self.ndim} dimensions"
+                )
         if sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return shape_ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
 
     @torch_names(start_dim="start_axis")
     def flatten(self, start_axis=0):
-        start_axis = start_axis % max(self.ndim, 1)
+        (start_axis,) = reduce.normalize_axis(start_axis, self.ndim, "flatten") or (0,)
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def broadcast_to(self, shape):
@@ -559,7 +578,9 @@ class Tensor:
     def unsqueeze(self, axis):
         ndim = self.ndim + 1
         if not -ndim <= axis < ndim:
-            raise ValueError(f"unsqueeze: axis {axis} is out of range for a result of {ndim} dimensions")
+            raise np.exceptions.AxisError(
+                f"unsqueeze: axis {axis} is out of range for a result of {ndim} dimensions"
+            )
         axis %= ndim
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
@@ -620,6 +641,7 @@ def stack(tensors, axis=0):
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    reduce.normalize_axis(axis, tensors[0].ndim + 1, "stack")
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 

@@ -1,6 +1,8 @@
 """Reliability of the engine: no wrong gradient without an error, one dtype rule,
 reductions that agree with PyTorch and NumPy at the edges, and clear errors for bad data."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -193,3 +195,110 @@ def test_layers_and_losses_keep_float32_for_integer_input():
     assert F.cross_entropy(mg.tensor([[1, 2, 3]]), [1]).dtype == np.float32
     assert F.softmax(mg.tensor([[1, 2, 3]])).dtype == np.float32
     assert mg.tensor([1, 2, 3]).mean().dtype == np.float32
+
+
+# ---- reductions: float32 accumulation, std of a constant, empty axes, AxisError ---------------
+
+def test_var_of_a_large_float32_constant_is_zero():
+    x = mg.tensor(np.full(1000, 3.3e7, dtype=np.float32))
+    assert x.mean().item() == np.float32(3.3e7)
+    assert x.var().item() == 0.0 and x.std().item() == 0.0
+    assert x.var().dtype == np.float32
+    y = mg.tensor(np.full((7, 300), 0.1, dtype=np.float32))
+    assert np.all(y.var(axis=1).numpy() == 0) and np.all(y.mean(axis=0).numpy() == np.float32(0.1))
+
+
+def test_mean_and_var_agree_with_float64_references():
+    data = np.random.default_rng(0).standard_normal((50, 40)).astype(np.float32) * 100 + 1e4
+    x = mg.tensor(data)
+    reference = data.astype(np.float64)
+    np.testing.assert_allclose(x.mean(axis=0).numpy(), reference.mean(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(x.var(axis=1, ddof=1).numpy(), reference.var(axis=1, ddof=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_std_of_a_constant_has_zero_gradients(ddof):
+    x = mg.tensor(np.full((4, 3), 2.5), requires_grad=True)
+    x.std(axis=0, ddof=ddof).sum().backward()
+    assert np.all(x.grad.numpy() == 0)
+    x.grad = None
+    x.std().backward()
+    assert np.all(x.grad.numpy() == 0)
+
+
+def test_std_of_a_constant_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]])
+    x = mg.tensor(data, requires_grad=True)
+    x.std(axis=1, ddof=1).sum().backward()
+    t = torch.tensor(data, requires_grad=True)
+    t.std(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_std_gradient_still_checks_away_from_zero():
+    x = mg.tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    assert mg.gradcheck(lambda t: t.std(axis=1, ddof=1), [x])
+    assert mg.gradgradcheck(lambda t: t.std(axis=0), [x])
+    assert mg.gradcheck(lambda t: t.mean(axis=(0, 1)), [x])
+
+
+@pytest.mark.parametrize("op, args, numpy_op", [
+    ("mean", {}, np.mean), ("var", {}, np.var), ("std", {}, np.std),
+], ids=["mean", "var", "std"])
+def test_reductions_over_an_empty_axis_give_nan_with_numpys_warning(op, args, numpy_op):
+    data = np.zeros((0, 3), dtype=np.float32)
+    with pytest.warns(RuntimeWarning):
+        expected = numpy_op(data, axis=0)
+    with pytest.warns(RuntimeWarning):
+        result = getattr(mg.tensor(data), op)(axis=0)
+    assert result.shape == expected.shape == (3,) and np.all(np.isnan(result.numpy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: every row has 3 values
+        assert getattr(mg.tensor(data), op)(axis=1).shape == numpy_op(data, axis=1).shape == (0,)
+
+
+def test_ddof_at_least_the_count_gives_inf_or_nan_with_numpys_warning():
+    data = np.array([[1.0, 2.0], [3.0, 3.0]])
+    for ddof in (2, 3):
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+            expected = np.var(data, axis=1, ddof=ddof)
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+            result = mg.tensor(data).var(axis=1, ddof=ddof)
+        np.testing.assert_array_equal(result.numpy(), expected)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        assert np.isnan(mg.tensor([4.0]).std(ddof=1).item())
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.sum(axis=2), lambda t: t.mean(axis=-3), lambda t: t.max(axis=5),
+    lambda t: t.var(axis=(0, 2)), lambda t: t.min(axis=2), lambda t: t.std(axis=2),
+    lambda t: t.squeeze(axis=3), lambda t: t.unsqueeze(4), lambda t: t.flatten(2),
+    lambda t: t.transpose(0, 2), lambda t: F.softmax(t, axis=2), lambda t: F.log_softmax(t, axis=-3),
+    lambda t: mg.concatenate([t, t], axis=2), lambda t: mg.stack([t, t], axis=4),
+    lambda t: mg.tensor(1.0).sum(axis=1),
+], ids=["sum", "mean", "max", "var", "min", "std", "squeeze", "unsqueeze", "flatten", "transpose",
+        "softmax", "log_softmax", "concatenate", "stack", "sum-0d"])
+def test_an_axis_out_of_range_is_numpys_axis_error_naming_the_op(call):
+    t = mg.ones(2, 3)
+    with pytest.raises(np.exceptions.AxisError, match=r"^[a-z_]+: .*axis") as info:
+        call(t)
+    assert isinstance(info.value, IndexError) and isinstance(info.value, ValueError)
+
+
+def test_max_over_a_non_empty_axis_of_an_empty_tensor_is_empty():
+    x = mg.zeros(0, 3)
+    assert x.max(axis=1).shape == (0,) and x.min(axis=1, keepdims=True).shape == (0, 1)
+    with pytest.raises(ValueError, match="max: .*axis 0 .*size 0"):
+        x.max(axis=0)
+    with pytest.raises(ValueError, match="min: "):
+        x.min()
+
+
+def test_softmax_over_an_empty_axis_is_empty():
+    for x in (mg.zeros(2, 0, requires_grad=True), mg.zeros(0, 3, requires_grad=True)):
+        for fn in (F.softmax, F.log_softmax):
+            y = fn(x, axis=-1)
+            assert y.shape == x.shape and y.dtype == np.float32
+            y.sum().backward()
+            assert x.grad.shape == x.shape

@@ -6,6 +6,7 @@ from .. import rng
 from ..aliases import torch_names
 from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
 from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (im2col, see ops/conv.py)
+from ..ops.reduce import normalize_axis
 from ..tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -101,7 +102,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 @torch_names
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
-    shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
+    shifted = x - _max_shift(x, axis, "softmax")
     exps = shifted.exp()
     return exps / exps.sum(axis=axis, keepdims=True)
 
@@ -109,8 +110,18 @@ def softmax(x, axis=-1):
 @torch_names
 def log_softmax(x, axis=-1):
     """x - log(sum(exp(x))) along ``axis``, computed stably."""
-    shifted = x - Tensor._wrap(x.data.max(axis=axis, keepdims=True))  # a constant: no node
+    shifted = x - _max_shift(x, axis, "log_softmax")
+    if x.data.size == 0:  # an empty result, as NumPy and PyTorch (no log of an empty sum)
+        return shifted
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def _max_shift(x, axis, op_name):
+    """The max along ``axis`` (kept), a constant with no node; zeros for an empty tensor."""
+    (axis,) = normalize_axis(axis, x.ndim, op_name) or (None,)
+    if x.data.size == 0:
+        return Tensor._wrap(np.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype))
+    return Tensor._wrap(x.data.max(axis=axis, keepdims=True))
 
 
 def _check_reduction(reduction, op_name):
