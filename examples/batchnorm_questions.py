@@ -1,8 +1,8 @@
 """Fourteen questions about batch normalization, each answered by a short computation.
 
-The companion of docs/batchnorm.md: the same questions (listed in the background notes),
-answered here by printing numbers you can look at and change. Each answer also checks
-itself with an assert, so a wrong claim stops the script.
+The companion of docs/batchnorm.md: the same fourteen questions, each answered here in one
+sentence whose numbers are computed as it runs, so you can change the inputs and look
+again. Each answer also checks itself with an assert, so a wrong claim stops the script.
 
     python examples/batchnorm_questions.py            # all questions
     python examples/batchnorm_questions.py 8 13       # only questions 8 and 13
@@ -27,23 +27,28 @@ def batch_norm(x, weight=None, bias=None, impl="composed", eps=EPS):
     return F.batch_norm(x, None, None, weight, bias, training=True, eps=eps, impl=impl)
 
 
-def show(title, **values):
-    print(f"\n== {title}")
-    for name, value in values.items():
-        value = np.asarray(value)
-        if value.ndim == 0 and value.dtype.kind == "f":
-            text = f"{value:.3g}"  # a single difference: show its size, even 1e-16
-        else:
-            text = np.array2string(value, precision=4, suppress_small=True)
-        print(f"   {name}: {text}".replace("\n", "\n" + " " * (len(name) + 5)))
+def fmt(value, digits=3):
+    """A number or a small array, rounded for reading (a tiny difference keeps its size)."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return f"{value:.{digits}g}" if value.dtype.kind == "f" else str(value)
+    return np.array2string(value, precision=digits, suppress_small=True, separator=", ")
+
+
+def answer(number, question, sentence):
+    """Print one question and its answer, a sentence with the numbers just computed."""
+    print(f"\nQuestion {number}: {question}")
+    print(f"Answer {number}: {sentence}")
 
 
 def q1_axis(draw):
     design = DESIGN
     out = batch_norm(design).data
-    show("1. rows are examples, columns are units: the batch mean runs down each column (axis 0)",
-         design=design, mean_per_unit=design.mean(axis=0), output=out,
-         output_column_means=out.mean(axis=0))
+    answer(1, "in a design matrix (rows examples, columns units), which axis does the batch mean run over?",
+           f"down each column, axis 0 (the batch axis): for three examples of three units on very "
+           f"different scales the unit means are {fmt(design.mean(axis=0))}, and after batch norm "
+           f"every column has mean "
+           f"{fmt(abs(out.mean(axis=0)).max())} and variance {fmt(out.var(axis=0), 4)}.")
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-12)
 
 
@@ -52,8 +57,10 @@ def q2_three_normalizations(draw):
     per_unit = batch_norm(design).data
     per_example = (design - design.mean(axis=1, keepdims=True)) / np.sqrt(design.var(axis=1, keepdims=True) + EPS)
     whole = (design - design.mean()) / np.sqrt(design.var() + EPS)
-    show("2. per unit (batch norm), per example (layer norm), one scalar pair: three different results",
-         per_unit=per_unit, per_example=per_example, whole=whole)
+    answer(2, "is normalizing each unit over the batch the same as each example over its units, or one mean for everything?",
+           f"no, three different results: per unit (batch norm) the first row becomes {fmt(per_unit[0], 2)}, "
+           f"per example (layer norm) {fmt(per_example[0], 2)}, and with one mean and deviation "
+           f"{fmt(whole[0], 2)}, where unit 3 still dominates.")
     assert not np.allclose(per_unit, per_example) and not np.allclose(per_unit, whole)
 
 
@@ -62,8 +69,10 @@ def q3_formula(draw):
     gamma, beta = draw.standard_normal(3), draw.standard_normal(3)
     by_hand = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + EPS) + beta
     out = batch_norm(x, mg.tensor(gamma), mg.tensor(beta)).data
-    show("3. y = gamma * (x - mean) / sqrt(var + eps) + beta, gamma and beta of shape (C,)",
-         gamma=gamma, beta=beta, max_difference_to_formula=np.abs(out - by_hand).max())
+    answer(3, "what is the exact formula, and are gamma and beta per unit?",
+           f"y = gamma * (x - mean) / sqrt(var + eps) + beta with the biased batch variance, and gamma "
+           f"and beta have one entry per unit (shape {gamma.shape} here): minigrad's output differs "
+           f"from the formula by at most {fmt(np.abs(out - by_hand).max())}.")
     np.testing.assert_allclose(out, by_hand, rtol=1e-10)
 
 
@@ -71,20 +80,27 @@ def q4_images(draw):
     x = draw.standard_normal((4, 3, 5, 5)) + np.array([0.0, 5.0, -5.0]).reshape(1, 3, 1, 1)
     layer = nn.BatchNorm2d(3, momentum=1.0).double()
     layer(mg.tensor(x))
-    show("4. (N, C, H, W): one mean and variance per channel, over axes (0, 2, 3)",
-         numpy_mean_over_0_2_3=x.mean(axis=(0, 2, 3)), layer_running_mean=layer.running_mean.data)
+    answer(4, "for images (N, C, H, W), over which axes are the statistics taken?",
+           f"per channel, over N, H and W together (axes (0, 2, 3)): NumPy's means over those axes, "
+           f"{fmt(x.mean(axis=(0, 2, 3)))}, are exactly what BatchNorm2d recorded, "
+           f"{fmt(layer.running_mean.data)}.")
     np.testing.assert_allclose(layer.running_mean.data, x.mean(axis=(0, 2, 3)), rtol=1e-10)
 
 
 def q5_parameter_count(draw):
+    counts = []
     for layer, channels in ((nn.BatchNorm1d(50), 50), (nn.BatchNorm2d(30), 30)):
         buffers = dict(layer.named_buffers())
         trainable = sum(p.numel() for p in layer.parameters())
         statistics = buffers["running_mean"].numel() + buffers["running_var"].numel()
-        show(f"5. {type(layer).__name__}({channels}): Keras would report {trainable + statistics}",
-             trainable_gamma_beta=trainable, running_statistics=statistics,
-             extra_counter_num_batches_tracked=buffers["num_batches_tracked"].numel())
         assert trainable + statistics == 4 * channels
+        counts.append((type(layer).__name__, channels, trainable, statistics,
+                       buffers["num_batches_tracked"].numel()))
+    (name1, c1, t1, s1, n1), (name2, c2, t2, s2, _) = counts
+    answer(5, "why does Keras report 4*C numbers for a BatchNorm of C features, 2*C of them not trainable?",
+           f"it counts the running mean and variance, which no gradient touches, with gamma and beta: "
+           f"{name1}({c1}) trains {t1} and keeps {s1} statistics, {t1 + s1} in all, and {name2}({c2}) "
+           f"{t2} and {s2}, {t2 + s2} in all; PyTorch and minigrad keep {n1} step counter more.")
 
 
 def q6_placement(draw):
@@ -92,8 +108,10 @@ def q6_placement(draw):
     block = nn.Sequential(nn.Linear(10, 6, bias=False), nn.BatchNorm1d(6), nn.ReLU())
     u = mg.tensor(draw.standard_normal((32, 10)).astype(np.float32))
     pre = block[1](block[0](u)).data
-    show("6. the paper's placement: g(BN(W u)), no bias in the linear layer",
-         pre_activation_means=pre.mean(axis=0), fraction_zeroed_by_relu=(block(u).data == 0).mean())
+    answer(6, "does the layer normalize a layer's pre-activations or the previous layer's output?",
+           f"the pre-activations, g(BN(W u)) with no bias in the linear layer: the values BatchNorm hands "
+           f"to the ReLU have per-unit means within {fmt(abs(pre.mean(axis=0)).max())} of zero, and the "
+           f"ReLU then zeroes {fmt((block(u).data == 0).mean(), 2)} of them.")
     np.testing.assert_allclose(pre.mean(axis=0), 0, atol=1e-5)
 
 
@@ -103,10 +121,12 @@ def q7_whitening(draw):
     values, vectors = np.linalg.eigh(centered.T @ centered / 64)
     whitened = centered @ vectors @ np.diag(values ** -0.5) @ vectors.T
     per_dim = batch_norm(x, eps=0.0).data
-    show("7. whitening decorrelates (needs a d x d covariance and its inverse square root); batch norm does not",
-         covariance_after_whitening=whitened.T @ whitened / 64,
-         covariance_after_batch_norm=per_dim.T @ per_dim / 64,
-         statistics_for_d_512=np.array([2 * 512, 512 + 512 * 513 // 2]))
+    correlation = (per_dim.T @ per_dim / 64)[0, 1]
+    answer(7, "why normalize each dimension on its own instead of whitening them jointly?",
+           f"whitening needs the full covariance and its inverse square root ({512 + 512 * 513 // 2} "
+           f"statistics for 512 units against {2 * 512}, and a gradient through the eigendecomposition); "
+           f"batch norm gives each unit variance 1 but leaves correlations, here "
+           f"{fmt(correlation, 2)} between units 1 and 2, which whitening removes.")
     np.testing.assert_allclose(whitened.T @ whitened / 64, np.eye(3), atol=1e-10)
 
 
@@ -114,8 +134,10 @@ def q8_identity(draw):
     x = draw.standard_normal((6, 2)) * [3.0, 0.5] + [4.0, -1.0]
     right = batch_norm(x, mg.tensor(np.sqrt(x.var(axis=0) + EPS)), mg.tensor(x.mean(axis=0))).data
     wrong = batch_norm(x, mg.tensor(x.var(axis=0)), mg.tensor(x.mean(axis=0))).data
-    show("8. gamma = sqrt(Var[x] + eps), beta = E[x] give back x (gamma = Var[x] does not)",
-         error_with_sqrt=np.abs(right - x).max(), error_with_var=np.abs(wrong - x).max())
+    answer(8, "which gamma and beta make the layer the identity?",
+           f"gamma = sqrt(Var[x] + eps) and beta = E[x] give back x to within "
+           f"{fmt(np.abs(right - x).max())}, while gamma = Var[x] misses by "
+           f"{fmt(np.abs(wrong - x).max())}.")
     np.testing.assert_allclose(right, x, rtol=1e-10)
 
 
@@ -124,11 +146,12 @@ def q9_two_variances(draw):
     layer = nn.BatchNorm1d(3, momentum=1.0).double()
     y = layer(mg.tensor(x)).data
     batches = draw.standard_normal((20000, 4))
-    show("9. the batch is normalized with its biased variance; running_var stores the unbiased one",
-         output_variance=y.var(axis=0), running_var=layer.running_var.data,
-         x_var_ddof1=x.var(axis=0, ddof=1),
-         average_biased_variance_of_batches_of_4=batches.var(axis=1).mean(),
-         average_unbiased_variance=batches.var(axis=1, ddof=1).mean())
+    answer(9, "why does the biased variance normalize while the running variance is the unbiased one?",
+           f"the batch is normalized by its own (biased) variance, so its output has variance "
+           f"{fmt(y.var(axis=0), 4)}, while running_var keeps an estimate of the population's, and "
+           f"over many batches of 4 from a variance-1 distribution the biased variance averages "
+           f"{fmt(batches.var(axis=1).mean())} and the unbiased one "
+           f"{fmt(batches.var(axis=1, ddof=1).mean())}.")
     np.testing.assert_allclose(layer.running_var.data, x.var(axis=0, ddof=1), rtol=1e-10)
 
 
@@ -151,9 +174,11 @@ def q10_backward(draw):
     xt, gt = mg.tensor(x, requires_grad=True), mg.tensor(gamma, requires_grad=True)
     bt = mg.zeros(3, dtype="float64", requires_grad=True)
     gx, gg, gb = mg.grad(batch_norm(xt, gt, bt), [xt, gt, bt], grad_outputs=mg.tensor(dy))
-    show("10. chain rule by hand vs autograd (largest differences)",
-         dx=np.abs(gx.data - dx).max(), dgamma=np.abs(gg.data - (dy * xhat).sum(axis=0)).max(),
-         dbeta=np.abs(gb.data - dy.sum(axis=0)).max())
+    answer(10, "what are the backward equations for dL/dxhat, dL/dvar, dL/dmu, dL/dx, dL/dgamma, dL/dbeta?",
+           f"the paper's six chain-rule steps (written out in step_by_step_backward) agree with "
+           f"autograd to {fmt(np.abs(gx.data - dx).max())} for dL/dx, "
+           f"{fmt(np.abs(gg.data - (dy * xhat).sum(axis=0)).max())} for dL/dgamma = sum(dy * xhat) and "
+           f"{fmt(np.abs(gb.data - dy.sum(axis=0)).max())} for dL/dbeta = sum(dy).")
     np.testing.assert_allclose(gx.data, dx, rtol=1e-10, atol=1e-12)
 
 
@@ -166,9 +191,11 @@ def q11_inference(draw):
     train_change = np.abs(layer(mg.tensor(batch)).data[0] - layer(mg.tensor(other)).data[0]).max()
     layer.eval()
     eval_change = np.abs(layer(mg.tensor(batch)).data[0] - layer(mg.tensor(other)).data[0]).max()
-    show("11. eval mode uses the running (population) statistics: example 0 no longer depends on the others",
-         running_mean=layer.running_mean.data, running_var=layer.running_var.data,
-         change_of_example_0_in_train_mode=train_change, in_eval_mode=eval_change)
+    answer(11, "how does inference use population statistics instead of the batch's?",
+           f"in eval mode the layer normalizes with its running statistics (mean "
+           f"{fmt(layer.running_mean.data, 2)}, variance {fmt(layer.running_var.data, 2)} after 200 "
+           f"steps), so example 0's output changes by {fmt(eval_change)} when the rest of its batch "
+           f"changes, against {fmt(train_change, 2)} in training mode.")
     assert train_change > 1e-3 and eval_change == 0
 
 
@@ -176,9 +203,11 @@ def q12_convolutions(draw):
     mg.manual_seed(0)
     conv, layer = nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
     out = layer(conv(mg.tensor(draw.standard_normal((8, 3, 6, 6)).astype(np.float32)))).data
-    show("12. after a convolution: per channel, over N*H*W = 8*6*6 = 288 values each",
-         gamma_shape=np.array(layer.weight.shape), channel_means=out.mean(axis=(0, 2, 3)),
-         channel_variances=out.var(axis=(0, 2, 3)))
+    answer(12, "how does batch normalization work in a convolutional network?",
+           f"one gamma and beta per channel (shape {layer.weight.shape}), statistics over the "
+           f"8 * 6 * 6 = 288 values of each channel, so every channel comes out with mean within "
+           f"{fmt(abs(out.mean(axis=(0, 2, 3))).max())} of 0 and variance "
+           f"{fmt(out.var(axis=(0, 2, 3)), 4)}.")
 
 
 def q13_bias_cancellation(draw):
@@ -192,9 +221,10 @@ def q13_bias_cancellation(draw):
         xhat = u + b_value - (u + b_value).mean()
         losses.append(0.5 * ((xhat - target) ** 2).sum())
         b_value -= 0.1 * (xhat - target).sum()
-    show("13. a bias before the mean subtraction: zero gradient; the naive step makes b drift",
-         gradient_with_mean_in_graph=correct, b_after_50_naive_steps=b_value,
-         loss_first_and_last=np.array([losses[0], losses[-1]]))
+    answer(13, "what happens to a bias b before the normalization if the gradient step ignores that E[x] depends on b?",
+           f"with the mean in the graph b's gradient is {fmt(correct)}, but the naive step moves b to "
+           f"{fmt(b_value)} in 50 steps while the loss stays at {fmt(losses[0], 4)} "
+           f"(last {fmt(losses[-1], 4)}): every update is cancelled by the mean.")
     assert abs(correct) < 1e-12 and abs(b_value) > 30 and np.allclose(losses, losses[0])
 
 
@@ -205,12 +235,13 @@ def q14_closed_form(draw):
     closed = gamma / (m * std) * (m * dy - dy.sum(axis=0) - xhat * (dy * xhat).sum(axis=0))
     xt = mg.tensor(x, requires_grad=True)
     (fused,) = mg.grad(batch_norm(xt, mg.tensor(gamma), impl="fused"), xt, grad_outputs=mg.tensor(dy))
-    show("14. sum of (x - mean) is 0; dx keeps one row per example (its rows sum to 0); the closed form",
-         largest_sum_of_deviations=np.abs((x - x.mean(axis=0)).sum(axis=0)).max(),
-         largest_dx_summed_over_batch=np.abs(dx.sum(axis=0)).max(),
-         smallest_single_dx=np.abs(dx).min(),
-         closed_form_vs_step_by_step=np.abs(closed - dx).max(),
-         closed_form_vs_fused=np.abs(closed - fused.data).max())
+    answer(14, "why is the second term of dL/dmu zero, why does dL/dx not sum away, and what is its closed form?",
+           f"the term carries sum(x - mean), here {fmt(np.abs((x - x.mean(axis=0)).sum(axis=0)).max())}; "
+           f"dL/dx keeps one entry per example (the smallest {fmt(np.abs(dx).min(), 2)} in size, while "
+           f"they sum over the batch to {fmt(np.abs(dx.sum(axis=0)).max())}); and the closed form "
+           f"gamma / (m * std) * (m * dy - sum(dy) - xhat * sum(dy * xhat)) matches the step-by-step "
+           f"result to {fmt(np.abs(closed - dx).max())} and the fused kernel to "
+           f"{fmt(np.abs(closed - fused.data).max())}.")
     np.testing.assert_allclose(fused.data, closed, rtol=1e-10, atol=1e-12)
 
 
@@ -222,8 +253,9 @@ QUESTIONS = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("questions", nargs="*", type=int, help="question numbers, 1 to 14 (default: all)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("questions", nargs="*", type=int, help="question numbers, 1 to 14 (none: all)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.questions if n not in QUESTIONS]
     if unknown:
