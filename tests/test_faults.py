@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import inspect
 import textwrap
 import time
 
@@ -29,16 +30,16 @@ def big_checkpoint():
 
 
 CHILD = textwrap.dedent("""
-    import sys
     import numpy as np
     import minigrad as mg
-    sys.path.insert(0, {tests!r})
-    from test_faults import big_checkpoint
+    BIG_ITEMS = {items}
+    {source}
     checkpoint = big_checkpoint()
     print("saving", flush=True)
     mg.save(checkpoint, {path!r})
     print("saved", flush=True)
 """)
+CHECKPOINT_SOURCE = inspect.getsource(big_checkpoint)  # the child saves the same checkpoint
 
 
 def matches(loaded, expected):
@@ -61,7 +62,7 @@ def test_a_save_killed_mid_write_leaves_the_old_file_whole(tmp_path):
     for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
         mg.save(OLD, path)
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD.format(tests=os.path.join(ROOT, "tests"), path=str(path))],
+            [sys.executable, "-c", CHILD.format(items=BIG_ITEMS, source=CHECKPOINT_SOURCE, path=str(path))],
             stdout=subprocess.PIPE, env=env, text=True)
         try:
             assert child.stdout.readline().strip() == "saving"
