@@ -1,6 +1,7 @@
-"""Every ```python block in README.md and docs/*.md runs, in order, one namespace per file.
+"""Every ```python block in README.md and docs/*.md runs on its own, in a fresh namespace.
 
-A block may assert its claims; a failing block fails the test with the file and line.
+A reader can paste any one block into a REPL: each imports what it uses. A block may
+assert its claims; a failing block fails the test with the file and line.
 """
 
 import pathlib
@@ -20,13 +21,24 @@ def python_blocks(path):
         yield line, match.group(1)
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
-def test_document_code_runs(path, tmp_path, monkeypatch):
+BLOCKS = [(path, line, code) for path in DOCUMENTS for line, code in python_blocks(path)]
+
+
+@pytest.mark.parametrize("path, line, code", BLOCKS,
+                         ids=[f"{path.name}:{line}" for path, line, _ in BLOCKS])
+def test_document_block_runs_on_its_own(path, line, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
     namespace = {"__name__": f"doc_{path.stem}"}
-    blocks = list(python_blocks(path))
-    for line, code in blocks:
-        try:
-            exec(compile(code, f"{path.name}:{line}", "exec"), namespace)
-        except Exception as error:
-            pytest.fail(f"{path.name}, block at line {line}: {type(error).__name__}: {error}")
+    try:
+        exec(compile(code, f"{path.name}:{line}", "exec"), namespace)
+    except Exception as error:
+        pytest.fail(f"{path.name}, block at line {line}: {type(error).__name__}: {error}")
+
+
+def test_no_document_uses_a_private_attribute():
+    private = re.compile(r"\.\_[a-z]\w*")  # t._ctx, module._parameters, ...
+    found = [
+        f"{path.name}:{line + code[:m.start()].count(chr(10))}: {m.group()}"
+        for path, line, code in BLOCKS for m in private.finditer(code)
+    ]
+    assert not found, "docs should use the public API only:\n" + "\n".join(found)
