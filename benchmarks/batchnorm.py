@@ -13,7 +13,7 @@ batch norm with a float32 matmul (target: <= 1.1x the two timed alone). The mach
 is shared: every figure is a median of repeats, and still moves between runs.
 
 PyTorch is imported only after the fused kernels have run, on purpose: that order is
-the one that used to slow PyTorch down (see minigrad/kernels/threads.py).
+the one that used to slow PyTorch down (see minigrad/runtime/threads.py).
 """
 
 import argparse
@@ -142,8 +142,7 @@ def alternating(x, dy, rounds=9, count=10):
     "Alone" is measured before any matmul has run in the process. After a large NumPy
     matmul, OpenBLAS's worker keeps spinning on a core for about 0.1 s (its
     OPENBLAS_THREAD_TIMEOUT, read when NumPy loads) and the fused step runs slower too;
-    minigrad's matmul runs OpenBLAS on one thread on minigrad's own threads
-    (minigrad/blas.py), so that no worker is left spinning.
+    minigrad's matmul is NumPy's.
     """
     rng = np.random.default_rng(1)
     a = rng.standard_normal(MATMUL[0]).astype(np.float32)
@@ -223,7 +222,7 @@ def main():
           f"median of {repeats}")
 
     fused_step = minigrad_step("fused", x, dy, channels)
-    fused_step()  # Numba's pool starts before PyTorch loads OpenMP (see kernels/threads.py)
+    fused_step()  # Numba's pool starts before PyTorch loads OpenMP (see runtime/threads.py)
     try:
         import torch
     except ImportError:
@@ -234,10 +233,10 @@ def main():
         native = median_ms(torch_step(torch, x, dy, channels), repeats)
     import numba
 
-    from minigrad.kernels import threads
+    from minigrad.runtime import threads
 
     print(f"  fused     {fused:8.2f} ms   (Numba {numba.__version__}, threading layer "
-          f"{numba.threading_layer()}, {numba.get_num_threads()} threads; {threads.CHOICE})")
+          f"{numba.threading_layer()}, {numba.get_num_threads()} threads; parallel above {threads.parallel_min_size()} elements)")
     composed = median_ms(minigrad_step("composed", x, dy, channels), max(5, repeats // 4))
     print(f"  composed  {composed:8.2f} ms   fused is {composed / fused:5.1f}x faster (target >= 10x)")
     if torch is None:

@@ -96,9 +96,9 @@ def path_of(x_shape, w_shape):
 
 
 # OpenBLAS's worker threads spin for about 0.1 s after every product they run, taking a
-# core from the Numba kernels between the products; minigrad/blas.py runs conv2d's
-# products so that they never wake them. The step measured again with 2**16 cycles of
-# spinning instead of 2**28 (a setting OpenBLAS reads when NumPy loads) checks that.
+# core from the Numba kernels between the products. The step measured again with 2**16
+# cycles of spinning instead of 2**28 (a setting OpenBLAS reads when NumPy loads) shows
+# what that costs.
 SHORT_SPIN = {"OPENBLAS_THREAD_TIMEOUT": "16"}
 
 

@@ -127,22 +127,47 @@ def test_input_grad_matches_finite_differences():
     np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-7)
 
 
-def test_small_inputs_run_on_one_thread():
-    import numba
+def test_the_chunking_depends_on_the_batch_only():
+    assert kernels.chunk_count(np.empty((4, 3, 5))) == 4
+    assert kernels.chunk_count(np.empty((1000, 3, 1))) == kernels.CHUNKS
 
-    x, _ = draw((4, 3, 5))
-    before = numba.get_num_threads()
-    with kernels._threads_for(x):
-        assert numba.get_num_threads() == 1
-        assert kernels.chunk_count(x) == 1
-    assert numba.get_num_threads() == before
+
+@pytest.mark.parametrize("shape", [(40, 6, 1), (9, 5, 20)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
+    # The thread policy may run either compilation; the numbers must not depend on it.
+    x, dy = draw(shape, dtype)
+    c = shape[1]
+    gamma, beta = np.linspace(0.5, 2.0, c), np.linspace(-1.0, 1.0, c)
+    mean, invstd = x.mean(axis=(0, 2)).astype(np.float64), np.linspace(1.0, 2.0, c)
+    chunks = kernels.chunk_count(x)
+    calls = [
+        (kernels.stats_partial_sums, lambda: (x, x[0, :, 0].astype(np.float64), chunks)),
+        (kernels.grad_partial_sums, lambda: (x, dy, mean, chunks)),
+        (kernels.affine, lambda: (x, *(v.astype(dtype) for v in (mean, gamma, beta)), np.empty_like(x))),
+        (kernels.combine, lambda: (x, dy, *(v.astype(dtype) for v in (mean, gamma, beta, invstd)),
+                                   np.empty_like(x))),
+        (kernels.train_forward_by_channel, lambda: (x, gamma, beta, 1e-5, np.empty_like(x),
+                                                    np.empty(c), np.empty(c))),
+        (kernels.train_backward_by_channel, lambda: (x, dy, mean, invstd, gamma, np.empty_like(x),
+                                                     np.empty((2, c)))),
+    ]
+    for kernel, arguments in calls:
+        one, many = arguments(), arguments()
+        first, second = kernel.serial(*one), kernel.parallel(*many)
+        for a, b in zip(one, many):  # outputs written in place
+            assert np.array_equal(a, b, equal_nan=True), kernel.__name__
+        if first is not None:
+            assert np.array_equal(first, second), kernel.__name__
 
 
 @pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")
 def test_kernels_are_parallel_and_cached():
     for kernel in (kernels.stats_partial_sums, kernels.affine, kernels.grad_partial_sums, kernels.combine):
-        assert kernel.targetoptions.get("parallel") is True
-        assert kernel._cache.__class__.__name__ == "FunctionCache"
+        assert kernel.parallel.targetoptions.get("parallel") is True
+        assert not kernel.serial.targetoptions.get("parallel")
+        for dispatcher in (kernel.parallel, kernel.serial):
+            assert dispatcher._cache.__class__.__name__ == "FunctionCache"
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 16), (5, 2, 20), (2, 3, 17)])

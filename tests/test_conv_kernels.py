@@ -193,8 +193,8 @@ def test_numba_is_imported_only_for_a_large_convolution():
         "assert 'numba' not in sys.modules\n"
         "conv.KERNEL_MIN_SIZE = 0\n"
         "F.conv2d(mg.ones(2, 1, 8, 8), mg.ones(4, 1, 3, 3), padding=1)\n"
-        "from minigrad.kernels import threads\n"
-        "print(threads.CHOICE)\n"
+        "from minigrad.runtime import threads\n"
+        "print(threads.layer())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip(), "the kernels package configured the threads"

@@ -1,8 +1,11 @@
 """Faults: what survives a kill, an error, threads and fork.
 
-Sections: saving (a save killed or failing at any moment leaves the old file whole).
+Sections: saving (a save killed or failing at any moment leaves the old file whole);
+threads and fork (each scenario in a fresh process under a timeout, so a crash or a
+hang fails the test instead of taking the run down or stalling it).
 """
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -129,3 +132,113 @@ def test_a_save_that_raises_on_its_input_writes_nothing(tmp_path, obj):
     with pytest.raises(TypeError):
         mg.save(obj, path)
     assert os.listdir(tmp_path) == ["checkpoint.npz"] and path.read_bytes() == before
+
+
+# ================================================================ threads and fork
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+TIMEOUT = 240
+
+
+def run_script(code):
+    """Run ``code`` in a fresh interpreter; its stdout's last line, which must be 'ok'."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as error:
+        pytest.fail(f"the scenario hung for {TIMEOUT} s:\n{error.stdout}\n{error.stderr}")
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert done.stdout.strip().splitlines()[-1] == "ok", done.stdout + done.stderr
+
+
+# A conv2d on the Numba kernels (Winograd for 16 channels, im2col below) and both batch
+# norms, trained for a few steps from fixed weights: the final weights are the result.
+TRAIN = """
+import numpy as np
+import minigrad as mg
+from minigrad import nn, optim
+
+def train(seed, impl, steps=3):
+    rng = np.random.default_rng(seed)
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    bn = nn.BatchNorm2d(16, impl=impl)
+    for p in list(conv.parameters()) + list(bn.parameters()):
+        p.data[...] = rng.standard_normal(p.shape).astype(p.dtype) * 0.1 + (1.0 if p is bn.weight else 0.0)
+    x = mg.tensor(rng.standard_normal((32, 16, 16, 16)).astype(np.float32))
+    opt = optim.SGD(list(conv.parameters()) + list(bn.parameters()), lr=0.01, momentum=0.9)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (bn(conv(x)).relu() * mg.tensor(rng.standard_normal((32, 16, 16, 16)).astype(np.float32))).sum()
+        loss.backward()
+        opt.step()
+    return [p.numpy().copy() for p in list(conv.parameters()) + list(bn.parameters())]
+
+def same(a, b):
+    return all(np.array_equal(u, v) for u, v in zip(a, b))
+"""
+
+
+@pytest.mark.parametrize("torch_first", [False, True])
+def test_two_threads_training_give_the_lone_results_bitwise(torch_first):
+    if torch_first and not HAS_TORCH:
+        pytest.skip("PyTorch is not installed")
+    run_script(("import torch\n" if torch_first else "") + TRAIN + """
+import threading
+jobs = [(0, "fused"), (1, "composed"), (2, "fused")]
+lone = {job: train(*job) for job in jobs}
+for _ in range(2):
+    got = {}
+    threads = [threading.Thread(target=lambda job=job: got.__setitem__(job, train(*job))) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(got) == set(jobs), "a thread failed"
+    for job in jobs:
+        assert same(got[job], lone[job]), f"{job} differs from its lone run"
+print("ok")
+""")
+
+
+def test_a_forked_child_runs_the_kernels():
+    run_script(TRAIN + """
+import os
+import pickle
+parent = train(0, "fused")  # the parallel kernels have run in this process
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    try:
+        result = train(0, "fused")
+        os.write(write, b"1" if same(result, parent) else b"0")
+    finally:
+        os._exit(0)
+os.close(write)
+_, status = os.waitpid(pid, 0)
+answer = os.read(read, 1)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+assert answer == b"1", f"the child's results differ from the parent's ({answer!r})"
+print("ok")
+""")
+
+
+def test_a_fork_pool_runs_the_kernels():
+    run_script(TRAIN + """
+import multiprocessing
+import minigrad.nn.functional as F
+
+def job(seed):
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.standard_normal((16, 16, 16, 16)).astype(np.float32))
+    w = mg.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    y = F.batch_norm(F.conv2d(x, w, padding=1), None, None, training=True, impl="fused")
+    return y.numpy()
+
+if __name__ == "__main__":
+    expected = [job(seed) for seed in range(4)]  # the parallel kernels have run here
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        got = pool.map_async(job, range(4)).get(timeout=120)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+    print("ok")
+""")

@@ -1,10 +1,6 @@
-"""Numba kernels: pure functions over NumPy arrays, no Tensor inside.
+"""Numba kernels: loop bodies over NumPy arrays, no Tensor inside.
 
 This package is imported only when a fused op first runs, so ``import minigrad`` does
-not import Numba. Importing it applies the thread settings of ``threads.py`` before
-Numba starts its worker pool.
+not import Numba. Each kernel is a ``minigrad.runtime.threads.kernel``: the thread
+policy (parallel or one thread, threads and fork) is applied there, in one place.
 """
-
-from . import threads
-
-threads.configure()

@@ -33,13 +33,10 @@ With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 import numpy as np
 from numba import njit, prange
 
-from .threads import single_thread_below
+from ..runtime.threads import kernel
 
 U = np.uint64  # the index type inside the kernels (see im2col_kernel)
 
-# Below this many elements moved, a kernel runs on one thread: waking a worker costs
-# more than it saves.
-PARALLEL_MIN_SIZE = 1 << 15
 
 
 @njit(cache=True)
@@ -98,7 +95,7 @@ def _column_masks(same_width, kw, pw, dw, w, plane):
 # ---------------------------------------------------------------------------------
 # kernels
 # ---------------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@kernel
 def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """Columns (C*kH*kW, N*OH*OW) of ``x`` (N, C, H, W): row (c, i, j), column (n, r, s)
     holds x[n, c, r*sh + i*dh - ph, s*sw + j*dw - pw], zero outside the image."""
@@ -163,7 +160,7 @@ def im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, images_per_task):
     """The adjoint of ``im2col_kernel``: (N, C, H, W), each input position the sum of the
     column entries that were copied from it.
@@ -220,7 +217,7 @@ def col2im_kernel(columns, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, images_p
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def rows_to_images(product, bias, out):
     """(C_out, N*P) -> (N, C_out, P), adding ``bias[o]`` to output channel o."""
     c_out, total = product.shape
@@ -239,7 +236,7 @@ def rows_to_images(product, bias, out):
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def images_to_rows(images, out):
     """(N, C_out, P) -> (C_out, N*P), the upstream gradient laid out as columns."""
     n, c_out, plane = images.shape
@@ -271,8 +268,7 @@ def im2col(x, kernel, geometry, out_size, out=None):
     n, c = x.shape[:2]
     if out is None:
         out = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), x.dtype)
-    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        im2col_kernel(x, out, *_ints(kernel, geometry, out_size))
+    im2col_kernel(x, out, *_ints(kernel, geometry, out_size))
     return out
 
 
@@ -284,8 +280,7 @@ def col2im(columns, input_shape, kernel, geometry, out_size, out=None):
     # enough images per task to read runs of about 16 KiB, and at least two tasks per thread
     images = max(1, min((1 << 14) // max(1, out_size[0] * out_size[1] * columns.itemsize),
                         input_shape[0] * input_shape[1] // 4))
-    with single_thread_below(columns.size, PARALLEL_MIN_SIZE):
-        col2im_kernel(columns, out, *_ints(kernel, geometry, out_size), images)
+    col2im_kernel(columns, out, *_ints(kernel, geometry, out_size), images)
     return out
 
 
@@ -298,8 +293,7 @@ def output_from_product(product, bias, n, out_size, out=None):
     bias = np.ascontiguousarray(bias, dtype=product.dtype)
     if out is None:
         out = np.empty((n, c_out) + tuple(out_size), product.dtype)
-    with single_thread_below(product.size, PARALLEL_MIN_SIZE):
-        rows_to_images(product, bias, out.reshape(n, c_out, -1))
+    rows_to_images(product, bias, out.reshape(n, c_out, -1))
     return out
 
 
@@ -309,6 +303,5 @@ def grad_rows(grad, out=None):
     n, c_out = grad.shape[:2]
     if out is None:
         out = np.empty((c_out, grad.size // c_out), grad.dtype)
-    with single_thread_below(grad.size, PARALLEL_MIN_SIZE):
-        images_to_rows(grad.reshape(n, c_out, -1), out)
+    images_to_rows(grad.reshape(n, c_out, -1), out)
     return out

@@ -39,8 +39,7 @@ overflow where a direct convolution would not.
 import numpy as np
 from numba import njit, prange
 
-from .. import blas
-from .threads import single_thread_below
+from ..runtime.threads import kernel
 
 TILE = 4  # output values per tile side
 ALPHA = 6  # input values per tile side: TILE + 3 - 1
@@ -69,7 +68,6 @@ AT = np.array([
     [0, 1, -1, 8, -8, 1],
 ], dtype=np.float64)
 
-PARALLEL_MIN_SIZE = 1 << 15
 
 
 # ---- the 1-D transforms, one vector of 6 (or 4) values at a time -------------------------
@@ -121,7 +119,7 @@ def _a(y0, y1, y2, y3):
 
 
 # ---- kernels ---------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@kernel
 def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
     """V = B^T d B for every tile and channel of ``x`` (N, C, H, W), zero-padded by
     (ph, pw); ``out`` (36, N*th*tw, C).
@@ -170,7 +168,7 @@ def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def output_transform(product, bias, out, tiles_high, tiles_wide):
     """Y = A^T M A + bias for every tile and output channel: ``product`` (36, N*th*tw,
     C_out); ``out`` (N, C_out, OH, OW), the tiles cut to its size."""
@@ -209,7 +207,7 @@ def output_transform(product, bias, out, tiles_high, tiles_wide):
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def grad_transform(grad, out, tiles_high, tiles_wide):
     """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, C_out, OH, OW)
     (zero beyond its edge), ``out`` (36, N*th*tw, C_out)."""
@@ -250,7 +248,7 @@ def grad_transform(grad, out, tiles_high, tiles_wide):
     return out
 
 
-@njit(parallel=True, cache=True)
+@kernel
 def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
     """dd = B dV B^T for every tile, added onto its 6x6 window of the input: the adjoint
     of ``input_transform`` (and of the padding). ``d_tiles`` (36, N*th*tw, C); ``out``
@@ -311,22 +309,21 @@ KRON = {np.dtype(dtype): np.kron(G, G).astype(dtype) for dtype in (np.float32, n
 def filter_transform(weight):
     """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
     c_out, c_in = weight.shape[:2]
-    u = blas.matmul_here(KRON[weight.dtype], weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
+    u = np.matmul(KRON[weight.dtype], weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
     return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, c_out, c_in).transpose(0, 2, 1))
 
 
 def filter_grad_transform(d_filters):
     """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
     _, c_in, c_out = d_filters.shape
-    dg = blas.matmul_here(KRON[d_filters.dtype].T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
+    dg = np.matmul(KRON[d_filters.dtype].T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
     return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
 
 
 def tiles_from_input(x, out_size, padding, out):
     """V: the transformed input tiles (36, N*th*tw, C) of ``x`` (N, C, H, W), padded."""
     th, tw = tile_counts(out_size)
-    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        input_transform(np.ascontiguousarray(x), out, th, tw, padding[0], padding[1])
+    input_transform(np.ascontiguousarray(x), out, th, tw, padding[0], padding[1])
     return out
 
 
@@ -335,22 +332,19 @@ def output_from_tiles(product, bias, out):
     th, tw = tile_counts(out.shape[2:])
     if bias is None:
         bias = np.zeros(out.shape[1], dtype=out.dtype)
-    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), out, th, tw)
+    output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), out, th, tw)
     return out
 
 
 def tiles_from_grad(grad, out):
     """dM: the upstream gradient (N, C_out, OH, OW) as transformed tiles (36, N*th*tw, C_out)."""
     th, tw = tile_counts(grad.shape[2:])
-    with single_thread_below(out.size, PARALLEL_MIN_SIZE):
-        grad_transform(np.ascontiguousarray(grad), out, th, tw)
+    grad_transform(np.ascontiguousarray(grad), out, th, tw)
     return out
 
 
 def input_from_tiles(d_tiles, out_size, padding, out):
     """The input gradient (N, C, H, W) from dV (36, N*th*tw, C)."""
     th, tw = tile_counts(out_size)
-    with single_thread_below(d_tiles.size, PARALLEL_MIN_SIZE):
-        input_grad_transform(d_tiles, out, th, tw, padding[0], padding[1])
+    input_grad_transform(d_tiles, out, th, tw, padding[0], padding[1])
     return out

@@ -41,7 +41,6 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import blas
 from ..autograd import Function
 from ..recycle import recycler as _recycler
 
@@ -281,8 +280,8 @@ def _matmul(a, b, role=None):
         shape = (a.shape[0], a.shape[1], b.shape[2])
         out = _workspace.get(role, shape, np.result_type(a, b))
     if a.shape[0] == 1:
-        return blas.matmul(a[0], b[0], out=None if out is None else out[0])[None]
-    return blas.matmul(a, b, out=out)
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
 
 
 # ---- the Numba path for 3x3, stride 1: Winograd's F(4x4, 3x3) -------------------------
@@ -312,7 +311,7 @@ def _forward_winograd(x, weight, geometry, bias):
     tiles = _input_tiles(x, (oh, ow), geometry.padding)
     filters = _winograd().filter_transform(weight)
     product = _workspace.get("product", tiles.shape[:2] + (weight.shape[0],), np.result_type(tiles, filters))
-    blas.matmul(tiles, filters, out=product)
+    np.matmul(tiles, filters, out=product)
     out = _recycler.get((x.shape[0], weight.shape[0], oh, ow), product.dtype)
     return _winograd().output_from_tiles(product, bias, out), tiles
 
@@ -323,7 +322,7 @@ def _input_grad_winograd(grad, weight, input_shape, geometry, grad_tiles):
     filters = _winograd().filter_transform(weight)
     shape = grad_tiles.shape[:2] + (input_shape[1],)
     d_tiles = _workspace.get("input_tiles", shape, np.result_type(grad_tiles, filters))
-    blas.matmul(grad_tiles, filters.transpose(0, 2, 1), out=d_tiles)
+    np.matmul(grad_tiles, filters.transpose(0, 2, 1), out=d_tiles)
     out = _recycler.get(tuple(input_shape), d_tiles.dtype)
     return _winograd().input_from_tiles(d_tiles, grad.shape[2:], geometry.padding, out)
 
@@ -333,7 +332,7 @@ def _weight_grad_winograd(x, grad, weight_shape, geometry, tiles, grad_tiles):
         tiles = _input_tiles(x, grad.shape[2:], geometry.padding)
     if grad_tiles is None:
         grad_tiles = _grad_tiles(grad)
-    d_filters = blas.matmul(tiles.transpose(0, 2, 1), grad_tiles)
+    d_filters = np.matmul(tiles.transpose(0, 2, 1), grad_tiles)
     return _winograd().filter_grad_transform(d_filters)
 
 
