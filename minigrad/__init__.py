@@ -12,11 +12,13 @@ import numpy as _np
 
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .debug import detect_anomaly, trace
-from .creation import arange, eye, ones, ones_like, rand, randn, zeros, zeros_like
+from .creation import (
+    arange, eye, full, full_like, linspace, ones, ones_like, rand, randn, zeros, zeros_like,
+)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .serialization import load, save
-from .tensor import Tensor, concatenate, maximum, stack, tensor, where
+from .tensor import Tensor, concatenate, maximum, minimum, stack, tensor, where
 
 cat = concatenate  # PyTorch's name
 

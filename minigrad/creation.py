@@ -1,8 +1,9 @@
-"""Constructors: zeros, ones, randn, rand, arange, eye and the *_like forms."""
+"""Constructors: zeros, ones, full, randn, rand, arange, linspace, eye and the *_like forms."""
 
 import numpy as np
 
 from . import rng
+from .aliases import torch_names
 from .tensor import DEFAULT_DTYPE, Tensor
 
 
@@ -56,5 +57,41 @@ def arange(start, stop=None, step=1, dtype=None):
     return Tensor(values)
 
 
-def eye(n, dtype=None):
-    return Tensor(np.eye(n, dtype=_dtype(dtype)))
+def eye(n, m=None, dtype=None):
+    """Ones on the diagonal of an (n, m) matrix (m defaults to n), zeros elsewhere."""
+    return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
+
+
+def _fill_dtype(fill_value, dtype):
+    """As PyTorch: a bool fill makes bool, an int int64, a float the default float32."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(fill_value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(fill_value, (int, np.integer)):
+        return np.dtype(np.int64)
+    return DEFAULT_DTYPE
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    """A tensor of ``shape`` holding ``fill_value`` everywhere.
+
+    >>> import minigrad as mg
+    >>> mg.full((2, 2), 7).tolist(), mg.full(3, 0.5).dtype
+    ([[7, 7], [7, 7]], dtype('float32'))
+    """
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return Tensor(np.full(shape, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad=requires_grad)
+
+
+def full_like(tensor, fill_value, dtype=None, requires_grad=False):
+    """``full`` in another tensor's shape and dtype (unless ``dtype`` is given)."""
+    return full(tensor.shape, fill_value, dtype=dtype or tensor.dtype, requires_grad=requires_grad)
+
+
+@torch_names(steps="num")
+def linspace(start, stop, num=50, dtype=None, requires_grad=False):
+    """``num`` evenly spaced values from ``start`` to ``stop``, both included (PyTorch's
+    ``steps`` is NumPy's ``num``, accepted as ``steps=``)."""
+    return Tensor(np.linspace(start, stop, num, dtype=np.float64).astype(_dtype(dtype)),
+                  requires_grad=requires_grad)

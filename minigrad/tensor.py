@@ -1,13 +1,16 @@
 """Tensor: a NumPy array, its gradient, and the node of the graph that made it."""
 
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from . import autograd
 from .aliases import torch_names
 from .ops import elementwise as ew
-from .ops import linalg, reduce, scalar as scalar_ops, shape as shape_ops, special
+from .ops import (
+    binary, linalg, products, rearrange, reduce, scalar as scalar_ops, shape as shape_ops, special, unary,
+)
 
 from .dtypes import DEFAULT_DTYPE
 _SCALARS = (int, float, bool, np.generic)
@@ -367,6 +370,18 @@ class Tensor:
     def __rmatmul__(self, other):
         return linalg.MatMul.apply(self._operand(other), self)
 
+    def __mod__(self, other):
+        return binary.Remainder.apply(self, self._operand(other))
+
+    def __rmod__(self, other):
+        return binary.Remainder.apply(self._operand(other), self)
+
+    def __floordiv__(self, other):
+        return binary.FloorDivide.apply(self, self._operand(other))
+
+    def __rfloordiv__(self, other):
+        return binary.FloorDivide.apply(self._operand(other), self)
+
     def __neg__(self):
         return ew.Neg.apply(self)
 
@@ -462,6 +477,82 @@ class Tensor:
         """The error function, elementwise."""
         return special.Erf.apply(self)
 
+    def sin(self):
+        return unary.Sin.apply(self)
+
+    def cos(self):
+        return unary.Cos.apply(self)
+
+    def tan(self):
+        return unary.Tan.apply(self)
+
+    def arcsin(self):
+        return unary.Arcsin.apply(self)
+
+    def arccos(self):
+        return unary.Arccos.apply(self)
+
+    def arctan(self):
+        return unary.Arctan.apply(self)
+
+    def sinh(self):
+        return unary.Sinh.apply(self)
+
+    def cosh(self):
+        return unary.Cosh.apply(self)
+
+    def arcsinh(self):
+        return unary.Arcsinh.apply(self)
+
+    def arccosh(self):
+        return unary.Arccosh.apply(self)
+
+    def arctanh(self):
+        return unary.Arctanh.apply(self)
+
+    # PyTorch's names for the inverse functions
+    asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
+
+    def log2(self):
+        return unary.Log2.apply(self)
+
+    def log10(self):
+        return unary.Log10.apply(self)
+
+    def exp2(self):
+        return unary.Exp2.apply(self)
+
+    def rsqrt(self):
+        """1 / sqrt(x)."""
+        return unary.Rsqrt.apply(self)
+
+    def sign(self):
+        """-1, 0 or 1; the gradient is zero (as for floor, ceil, round and trunc)."""
+        return unary.Sign.apply(self)
+
+    def floor(self):
+        return unary.Floor.apply(self)
+
+    def ceil(self):
+        return unary.Ceil.apply(self)
+
+    def round(self, decimals=0):
+        """Round half to even, as NumPy and PyTorch."""
+        return unary.Round.apply(self, decimals=decimals)
+
+    def trunc(self):
+        return unary.Trunc.apply(self)
+
+    def isnan(self):
+        """Boolean tensor, not differentiable."""
+        return Tensor._wrap(np.isnan(self.data))
+
+    def isinf(self):
+        return Tensor._wrap(np.isinf(self.data))
+
+    def isfinite(self):
+        return Tensor._wrap(np.isfinite(self.data))
+
     def clip(self, lo=None, hi=None):
         """Limit values to [lo, hi]; the gradient passes where lo <= x <= hi."""
         if lo is None and hi is None:
@@ -522,6 +613,104 @@ class Tensor:
     def std(self, axis=None, keepdims=False, ddof=0):
         """Square root of ``var``; its gradient is 0 where the std is 0, as PyTorch."""
         return reduce.StdFromVar.apply(self._var(axis, keepdims, ddof, "std"))
+
+    @torch_names
+    def prod(self, axis=None, keepdims=False):
+        """Product over ``axis``; exact gradients where factors are zero too."""
+        axes = reduce.normalize_axis(axis, self.ndim, "prod")
+        return products.Prod.apply(self, axis=axes, keepdims=keepdims)
+
+    @torch_names
+    def any(self, axis=None, keepdims=False):
+        """Whether any value is nonzero, over ``axis`` (boolean, not differentiable)."""
+        axes = reduce.normalize_axis(axis, self.ndim, "any")
+        return Tensor._wrap(np.asarray(np.any(self.data, axis=axes, keepdims=keepdims)))
+
+    @torch_names
+    def all(self, axis=None, keepdims=False):
+        """Whether every value is nonzero, over ``axis`` (boolean, not differentiable)."""
+        axes = reduce.normalize_axis(axis, self.ndim, "all")
+        return Tensor._wrap(np.asarray(np.all(self.data, axis=axes, keepdims=keepdims)))
+
+    def _scan_axis(self, axis, op_name):
+        """(tensor, axis) for a running op: None runs over the flattened tensor, as NumPy."""
+        if axis is None or self.ndim == 0:
+            if axis is not None:
+                reduce.normalize_axis(axis, 0, op_name)
+            return self.reshape(-1), 0
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"{op_name}: axis must be an int or None, got {axis!r}")
+        (axis,) = reduce.normalize_axis(axis, self.ndim, op_name)
+        return self, axis
+
+    @torch_names
+    def cumsum(self, axis=None):
+        """Running sum along ``axis`` (over the flattened tensor when None, as NumPy)."""
+        tensor, axis = self._scan_axis(axis, "cumsum")
+        return products.CumSum.apply(tensor, axis=axis)
+
+    @torch_names
+    def cumprod(self, axis=None):
+        """Running product along ``axis`` (over the flattened tensor when None, as NumPy)."""
+        tensor, axis = self._scan_axis(axis, "cumprod")
+        return products.CumProd.apply(tensor, axis=axis)
+
+    @torch_names
+    def logsumexp(self, axis=None, keepdims=False):
+        """log(sum(exp(x))) over ``axis``, shifted by the max so it cannot overflow."""
+        axes = reduce.normalize_axis(axis, self.ndim, "logsumexp")
+        if self.data.size == 0:
+            return self.exp().sum(axis=axes, keepdims=keepdims).log()
+        shift = np.max(self.data, axis=axes, keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: log(0) = -inf, not nan
+        total = (self - Tensor._wrap(shift)).exp().sum(axis=axes, keepdims=True).log() + Tensor._wrap(shift)
+        if keepdims:
+            return total
+        return total.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    # ---- sorting -------------------------------------------------------------------
+    def _sort_axis(self, axis, op_name):
+        if self.ndim == 0:
+            raise ValueError(f"{op_name}: needs a tensor with at least one dimension, got shape ()")
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"{op_name}: axis must be an int, got {axis!r}")
+        (axis,) = reduce.normalize_axis(axis, self.ndim, op_name)
+        return axis
+
+    def _order(self, axis, descending):
+        # a stable sort: ties keep their order (descending sorts the negated values)
+        keys = self.data
+        if descending:
+            keys = ~keys if keys.dtype == bool else -keys
+        return np.argsort(keys, axis=axis, kind="stable").astype(np.int64, copy=False)
+
+    @torch_names
+    def sort(self, axis=-1, descending=False):
+        """``(values, indices)`` sorted along ``axis``, as PyTorch; ties keep their order.
+
+        >>> import minigrad as mg
+        >>> values, indices = mg.tensor([3.0, 1.0, 2.0]).sort()
+        >>> values.tolist(), indices.tolist()
+        ([1.0, 2.0, 3.0], [1, 2, 0])
+        """
+        axis = self._sort_axis(axis, "sort")
+        order = self._order(axis, descending)
+        return SortResult(rearrange.TakeAlongAxis.apply(self, indices=order, axis=axis), Tensor._wrap(order))
+
+    @torch_names
+    def argsort(self, axis=-1, descending=False):
+        """The int64 indices that sort along ``axis`` (stable); not differentiable."""
+        axis = self._sort_axis(axis, "argsort")
+        return Tensor._wrap(self._order(axis, descending))
+
+    @torch_names
+    def topk(self, k, axis=-1, largest=True, sorted=True):  # noqa: A002 (PyTorch's name)
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``axis``, in order."""
+        axis = self._sort_axis(axis, "topk")
+        if not 0 <= k <= self.shape[axis]:
+            raise ValueError(f"topk: k={k} is out of range for axis {axis} of shape {self.shape}")
+        order = np.take(self._order(axis, largest), np.arange(k), axis=axis)
+        return SortResult(rearrange.TakeAlongAxis.apply(self, indices=order, axis=axis), Tensor._wrap(order))
 
     # ---- shape ------------------------------------------------------------------
     def reshape(self, *shape):
@@ -584,9 +773,120 @@ class Tensor:
         axis %= ndim
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
+    @torch_names(dims="axis")
+    def flip(self, axis=None):
+        """Reverse the order along ``axis`` (every axis when None, as NumPy)."""
+        axes = reduce.normalize_axis(axis, self.ndim, "flip")
+        if not axes:
+            return self._unchanged()
+        return rearrange.Flip.apply(self, axis=axes)
+
+    @torch_names(shifts="shift", dims="axis")
+    def roll(self, shift, axis=None):
+        """Shift elements along ``axis`` with wrap-around (over the flattened tensor when None)."""
+        if axis is None:
+            return rearrange.Roll.apply(self, shift=int(shift), axis=None)
+        if isinstance(shift, (tuple, list)) != isinstance(axis, (tuple, list)) or (
+                isinstance(shift, (tuple, list)) and len(shift) != len(axis)):
+            raise ValueError(f"roll: shift {shift} and axis {axis} must be two ints or two sequences of one length")
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        for a in axes:
+            reduce.normalize_axis(a, self.ndim, "roll")
+        if isinstance(shift, (tuple, list)):
+            return rearrange.Roll.apply(self, shift=tuple(int(s) for s in shift), axis=tuple(int(a) for a in axes))
+        return rearrange.Roll.apply(self, shift=int(shift), axis=int(axis))
+
+    def repeat(self, *sizes):
+        """Tile the tensor ``sizes[i]`` times along axis i, as PyTorch's ``repeat``
+        (NumPy's ``tile``; ``sizes`` may have more axes than the tensor).
+
+        >>> import minigrad as mg
+        >>> mg.tensor([1, 2]).repeat(2, 2).tolist()
+        [[1, 2, 1, 2], [1, 2, 1, 2]]
+        """
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim or any(s < 0 for s in sizes):
+            raise ValueError(
+                f"repeat: needs one non-negative count per axis (at least {self.ndim}) for shape "
+                f"{self.shape}, got {sizes}"
+            )
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        interleaved = tuple(x for size in shape for x in (1, size))
+        tiled = tuple(x for count, size in zip(sizes, shape) for x in (count, size))
+        out = self.reshape(interleaved).broadcast_to(tiled)
+        return out.reshape(tuple(count * size for count, size in zip(sizes, shape)))
+
+    def _triangle(self, k, lower):
+        name = "tril" if lower else "triu"
+        if self.ndim < 2:
+            raise ValueError(f"{name}: needs a tensor with at least 2 dimensions, got shape {self.shape}")
+        rows, cols = self.shape[-2:]
+        mask = np.tri(rows, cols, k, dtype=bool)
+        if not lower:
+            mask = ~np.tri(rows, cols, k - 1, dtype=bool)
+        return ew.where(mask, self, 0)
+
+    @torch_names(diagonal="k")
+    def tril(self, k=0):
+        """Zero above the ``k``-th diagonal of the last two axes (``diagonal=`` accepted)."""
+        return self._triangle(k, lower=True)
+
+    @torch_names(diagonal="k")
+    def triu(self, k=0):
+        """Zero below the ``k``-th diagonal of the last two axes (``diagonal=`` accepted)."""
+        return self._triangle(k, lower=False)
+
+    @torch_names
+    def split(self, split_size_or_sections, axis=0):
+        """Pieces along ``axis``, as PyTorch: of ``split_size`` each (the last may be
+        smaller), or of the listed sizes (which must add up to the axis's length).
+
+        >>> import minigrad as mg
+        >>> [t.tolist() for t in mg.arange(5).split(2)]
+        [[0, 1], [2, 3], [4]]
+        """
+        if self.ndim == 0:
+            raise ValueError("split: needs a tensor with at least one dimension, got shape ()")
+        (axis,) = reduce.normalize_axis(axis, self.ndim, "split")
+        length = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != length or any(s < 0 for s in sizes):
+                raise ValueError(
+                    f"split: sizes {sizes} must be non-negative and add up to {length}, the length "
+                    f"of axis {axis} of shape {self.shape}"
+                )
+        pieces, start = [], 0
+        lead = (slice(None),) * axis
+        for size in sizes:
+            pieces.append(self[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    @torch_names
+    def chunk(self, chunks, axis=0):
+        """``chunks`` pieces along ``axis``, as PyTorch: each ``ceil(length / chunks)`` long
+        (so there may be fewer than ``chunks``)."""
+        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+        if self.ndim == 0:
+            raise ValueError("chunk: needs a tensor with at least one dimension, got shape ()")
+        (axis,) = reduce.normalize_axis(axis, self.ndim, "chunk")
+        length = self.shape[axis]
+        return self.split(max(-(-length // int(chunks)), 1), axis=axis)
+
     def __getitem__(self, index):
         index = _normalize_index(index)
         return shape_ops.GetItem.apply(self, index=index)
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 def _normalize_index(index):
@@ -643,6 +943,12 @@ def stack(tensors, axis=0):
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     reduce.normalize_axis(axis, tensors[0].ndim + 1, "stack")
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def minimum(a, b):
+    """Elementwise minimum; broadcasts as NumPy; ties split the gradient equally."""
+    a, b = ew._pair(a, b)
+    return binary.Minimum.apply(a, b)
 
 
 autograd._Tensor = Tensor

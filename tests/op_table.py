@@ -10,6 +10,8 @@ Domains
 real      uniform in [-2, 2]
 positive  uniform in [0.5, 2]         (log, sqrt, the base of pow)
 nonzero   +-uniform in [0.5, 2]       (denominators, negative powers)
+unit      uniform in [-0.9, 0.9]      (arcsin, arccos, arctanh, tan)
+above_one uniform in [1.1, 3]         (arccosh)
 distinct  (for the whole op) every element of every input a different value on a grid
           that avoids 0 and +-0.5, so relu/abs/clip never sit on a kink and
           max/min/maximum never tie (ties have their own tests in test_tensor.py)
@@ -342,6 +344,94 @@ def with_ignored_first(a):
     return target
 
 
+def scan_params(shapes):
+    """axis None (the flattened tensor) or one axis, possibly negative."""
+    (shape,) = shapes
+    ndim = len(shape)
+    if ndim == 0:
+        return st.just({"axis": None})
+    return st.fixed_dictionaries({"axis": st.one_of(st.none(), st.integers(-ndim, ndim - 1))})
+
+
+def sort_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    return st.fixed_dictionaries({"axis": st.integers(-ndim, ndim - 1), "descending": st.booleans()})
+
+
+def np_sort(a, axis, descending):
+    out = np.sort(a, axis=axis)
+    return np.flip(out, axis) if descending else out
+
+
+def topk_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+
+    @st.composite
+    def draw_params(draw):
+        axis = draw(st.integers(-ndim, ndim - 1))
+        k = draw(st.integers(0, shape[axis]))
+        return {"k": k, "axis": axis, "largest": draw(st.booleans())}
+
+    return draw_params()
+
+
+def np_topk(a, k, axis, largest):
+    return np.take(np_sort(a, axis, largest), np.arange(k), axis=axis)
+
+
+def flip_params(shapes):
+    (shape,) = shapes
+    return st.fixed_dictionaries({"axis": axis_argument(len(shape))})
+
+
+def roll_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    shift = st.integers(-4, 4)
+    if ndim == 0:
+        return st.fixed_dictionaries({"shift": shift, "axis": st.none()})
+    axes = st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=2)
+    several = axes.flatmap(lambda a: st.lists(shift, min_size=len(a), max_size=len(a)).map(
+        lambda s: {"shift": tuple(s), "axis": tuple(a)}))
+    return st.one_of(st.fixed_dictionaries({"shift": shift, "axis": st.none()}),
+                     st.fixed_dictionaries({"shift": shift, "axis": st.integers(-ndim, ndim - 1)}),
+                     several)
+
+
+def repeat_params(shapes):
+    (shape,) = shapes
+    extra = st.integers(0, 1)
+    return extra.flatmap(lambda e: st.lists(st.integers(1, 3), min_size=len(shape) + e,
+                                            max_size=len(shape) + e).map(lambda r: {"sizes": tuple(r)}))
+
+
+def diagonal_params(shapes):
+    return st.fixed_dictionaries({"k": st.integers(-3, 3)})
+
+
+def split_params(shapes):
+    (shape,) = shapes
+    ndim = len(shape)
+    return st.fixed_dictionaries({"size": st.integers(1, 3), "axis": st.integers(-ndim, ndim - 1)})
+
+
+def np_split_reversed(a, size, axis):
+    """The pieces of ``size`` along ``axis`` (the last one shorter), joined in reverse order."""
+    length = a.shape[axis]
+    pieces = [np.take(a, np.arange(start, min(start + size, length)), axis=axis)
+              for start in range(0, length, size)]
+    return np.concatenate(pieces[::-1], axis=axis)
+
+
+def np_chunk_last(a, size, axis):
+    length = a.shape[axis]
+    chunk = -(-length // size)
+    starts = list(range(0, length, chunk))
+    return np.take(a, np.arange(starts[-1], length), axis=axis)
+
+
 LOGITS = hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=4).map(lambda s: (s,))
 UNARY = one_shape()
 BINARY = broadcast_shapes(2)
@@ -435,6 +525,64 @@ OPS = [
     Op("mse_loss", lambda a, b: F.mse_loss(a, b), lambda a, b: np.mean((a - b) ** 2),
        BINARY.map(lambda shapes: (np.broadcast_shapes(*shapes),) * 2)),
     Op("erf", lambda a: a.erf(), np_erf, UNARY),
+    # trigonometric, hyperbolic, logs and powers of two
+    Op("sin", lambda a: a.sin(), np.sin, UNARY),
+    Op("cos", lambda a: a.cos(), np.cos, UNARY),
+    Op("tan", lambda a: a.tan(), np.tan, UNARY, ("unit",)),
+    Op("arcsin", lambda a: a.arcsin(), np.arcsin, UNARY, ("unit",)),
+    Op("arccos", lambda a: a.acos(), np.arccos, UNARY, ("unit",)),
+    Op("arctan", lambda a: a.arctan(), np.arctan, UNARY),
+    Op("sinh", lambda a: a.sinh(), np.sinh, UNARY),
+    Op("cosh", lambda a: a.cosh(), np.cosh, UNARY),
+    Op("arcsinh", lambda a: a.asinh(), np.arcsinh, UNARY),
+    Op("arccosh", lambda a: a.arccosh(), np.arccosh, UNARY, ("above_one",)),
+    Op("arctanh", lambda a: a.atanh(), np.arctanh, UNARY, ("unit",)),
+    Op("log2", lambda a: a.log2(), np.log2, UNARY, ("positive",)),
+    Op("log10", lambda a: a.log10(), np.log10, UNARY, ("positive",)),
+    Op("exp2", lambda a: a.exp2(), np.exp2, UNARY),
+    Op("rsqrt", lambda a: a.rsqrt(), lambda a: 1 / np.sqrt(a), UNARY, ("positive",)),
+    # piecewise constant: zero gradients (the distinct grid keeps inputs off the jumps)
+    Op("sign", lambda a: a.sign(), np.sign, UNARY, ("distinct",)),
+    Op("floor", lambda a: a.floor(), np.floor, UNARY, ("distinct",)),
+    Op("ceil", lambda a: a.ceil(), np.ceil, UNARY, ("distinct",)),
+    Op("round", lambda a: a.round(), np.round, UNARY, ("distinct",)),
+    Op("round_decimals", lambda a: a.round(1), lambda a: np.round(a, 1), UNARY, ("distinct",)),
+    Op("trunc", lambda a: a.trunc(), np.trunc, UNARY, ("distinct",)),
+    # remainder, floor division, minimum
+    Op("mod", lambda a, b: a % b, np.remainder, BINARY, ("real", "nonzero")),
+    Op("mod_scalar", lambda a: a % 0.75, lambda a: np.remainder(a, 0.75), UNARY),
+    Op("rmod_scalar", lambda a: 1.75 % a, lambda a: np.remainder(1.75, a), UNARY, ("nonzero",)),
+    Op("floordiv", lambda a, b: a // b, np.floor_divide, BINARY, ("real", "nonzero")),
+    Op("rfloordiv_scalar", lambda a: 1.75 // a, lambda a: np.floor_divide(1.75, a), UNARY, ("nonzero",)),
+    Op("minimum", lambda a, b: mg.minimum(a, b), np.minimum, BINARY, ("distinct",)),
+    # products, running totals, logsumexp
+    Op("prod", lambda a, **p: a.prod(**p), lambda a, **p: np.prod(a, **p), UNARY, params=reduction_params),
+    Op("cumsum", lambda a, **p: a.cumsum(**p), lambda a, **p: np.cumsum(a, **p), UNARY, params=scan_params),
+    Op("cumprod", lambda a, **p: a.cumprod(**p), lambda a, **p: np.cumprod(a, **p), UNARY,
+       params=scan_params),
+    Op("logsumexp", lambda a, **p: a.logsumexp(**p),
+       lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims)), UNARY,
+       params=reduction_params),
+    # sorting
+    Op("sort", lambda a, **p: a.sort(**p).values, np_sort, one_shape(min_dims=1), ("distinct",),
+       params=sort_params),
+    Op("topk", lambda a, **p: a.topk(**p).values, np_topk, one_shape(min_dims=1), ("distinct",),
+       params=topk_params),
+    # rearranging
+    Op("flip", lambda a, axis: a.flip(axis), lambda a, axis: np.flip(a, axis) if axis != () else a,
+       UNARY, params=flip_params),
+    Op("roll", lambda a, shift, axis: a.roll(shift, axis), lambda a, shift, axis: np.roll(a, shift, axis),
+       UNARY, params=roll_params),
+    Op("repeat", lambda a, sizes: a.repeat(*sizes), lambda a, sizes: np.tile(a, sizes), UNARY,
+       params=repeat_params),
+    Op("tril", lambda a, k: a.tril(k), lambda a, k: np.tril(a, k), one_shape(min_dims=2),
+       params=diagonal_params),
+    Op("triu", lambda a, k: a.triu(k), lambda a, k: np.triu(a, k), one_shape(min_dims=2),
+       params=diagonal_params),
+    Op("split", lambda a, size, axis: mg.concatenate(a.split(size, axis)[::-1], axis=axis),
+       np_split_reversed, one_shape(min_dims=1), params=split_params),
+    Op("chunk", lambda a, size, axis: a.chunk(size, axis)[-1], np_chunk_last, one_shape(min_dims=1),
+       params=split_params),
     Op("leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: np.where(a > 0, a, 0.1 * a), UNARY,
        ("distinct",)),
     Op("gelu", lambda a: F.gelu(a), np_gelu, UNARY),
@@ -477,6 +625,10 @@ def make_arrays(op, shapes, seed, dtype=np.float64):
             values = rng.uniform(0.5, 2.0, size=shape)
         elif domain == "nonzero":
             values = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+        elif domain == "unit":
+            values = rng.uniform(-0.9, 0.9, size=shape)
+        elif domain == "above_one":
+            values = rng.uniform(1.1, 3.0, size=shape)
         else:
             raise ValueError(f"unknown domain {domain}")
         arrays.append(np.asarray(values, dtype=dtype))

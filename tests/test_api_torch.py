@@ -247,3 +247,107 @@ def test_sequential_of_new_layers_trains_like_torch():
     loss_theirs.backward()
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         close(p.grad, q.grad, rtol=1e-9, atol=1e-12)
+
+
+# ---- new ops -----------------------------------------------------------------------
+UNIT = lambda shape: np.random.default_rng(5).uniform(-0.9, 0.9, shape)  # noqa: E731
+POSITIVE = lambda shape: np.random.default_rng(5).uniform(0.5, 2.0, shape)  # noqa: E731
+ABOVE_ONE = lambda shape: np.random.default_rng(5).uniform(1.1, 3.0, shape)  # noqa: E731
+REAL = lambda shape: draw(shape, seed=5)  # noqa: E731
+
+UNARY_OPS = [
+    ("sin", REAL), ("cos", REAL), ("tan", UNIT), ("asin", UNIT), ("acos", UNIT), ("atan", REAL),
+    ("sinh", REAL), ("cosh", REAL), ("asinh", REAL), ("acosh", ABOVE_ONE), ("atanh", UNIT),
+    ("log2", POSITIVE), ("log10", POSITIVE), ("exp2", REAL), ("rsqrt", POSITIVE), ("sign", REAL),
+    ("floor", REAL), ("ceil", REAL), ("round", REAL), ("trunc", REAL),
+]
+
+
+@pytest.mark.parametrize("name,domain", UNARY_OPS, ids=[n for n, _ in UNARY_OPS])
+def test_unary_ops(name, domain):
+    a = domain((3, 4))
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    grads_agree([x], [t], getattr(x, name)(), getattr(t, name)())
+
+
+TENSOR_OPS = {
+    "mod": (lambda x, y: x % y, [REAL, POSITIVE]),
+    "mod_negative_divisor": (lambda x, y: x % (-y), [REAL, POSITIVE]),
+    "minimum": (lambda x, y: (mg if isinstance(x, mg.Tensor) else torch).minimum(x, y), [REAL, POSITIVE]),
+    "prod": (lambda x: x.prod(), [REAL]),
+    "prod_dim": (lambda x: x.prod(dim=1, keepdim=True), [REAL]),
+    "cumsum": (lambda x: x.cumsum(dim=1), [REAL]),
+    "cumprod": (lambda x: x.cumprod(dim=0), [REAL]),
+    "logsumexp": (lambda x: x.logsumexp(dim=1), [REAL]),
+    "logsumexp_keepdim": (lambda x: x.logsumexp(dim=0, keepdim=True), [REAL]),
+    "sort": (lambda x: x.sort(dim=1)[0], [REAL]),
+    "sort_descending": (lambda x: x.sort(dim=0, descending=True)[0], [REAL]),
+    "topk": (lambda x: x.topk(2, dim=1)[0], [REAL]),
+    "topk_smallest": (lambda x: x.topk(2, dim=0, largest=False)[0], [REAL]),
+    "flip": (lambda x: x.flip(dims=(0,)) if isinstance(x, mg.Tensor) else x.flip(dims=(0,)), [REAL]),
+    "roll": (lambda x: x.roll(shifts=2, dims=1), [REAL]),
+    "roll_flat": (lambda x: x.roll(3), [REAL]),
+    "repeat": (lambda x: x.repeat(2, 1, 3), [REAL]),
+    "tril": (lambda x: x.tril(diagonal=1), [REAL]),
+    "triu": (lambda x: x.triu(diagonal=-1), [REAL]),
+    "split": (lambda x: x.split(3, dim=1)[1], [REAL]),
+    "split_sizes": (lambda x: x.split([1, 2], dim=0)[1], [REAL]),
+    "chunk": (lambda x: x.chunk(3, dim=1)[1], [REAL]),
+    "chunk_rows": (lambda x: x.chunk(2, dim=0)[1], [REAL]),
+}
+
+
+@pytest.mark.parametrize("name", TENSOR_OPS)
+def test_tensor_ops(name):
+    fn, domains = TENSOR_OPS[name]
+    arrays = [d((3, 4)) for d in domains]
+    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    grads_agree(ours, theirs, fn(*ours), fn(*theirs))
+
+
+def test_floordiv_and_chunk_counts():
+    a, b = REAL((3, 4)), POSITIVE((3, 4))
+    close(mg.tensor(a) // mg.tensor(b), torch.tensor(a) // torch.tensor(b))
+    close(mg.tensor(a) // -1.5, torch.tensor(a) // -1.5)
+    for length in range(1, 8):
+        for chunks in range(1, 9):
+            ours = [p.shape[0] for p in mg.zeros(length).chunk(chunks)]
+            assert ours == [p.shape[0] for p in torch.zeros(length).chunk(chunks)], (length, chunks)
+
+
+def test_sort_argsort_topk_indices():
+    a = draw((3, 5))
+    x, t = mg.tensor(a), torch.tensor(a)
+    assert x.sort(dim=1).indices.tolist() == t.sort(dim=1).indices.tolist()
+    assert x.argsort(dim=0, descending=True).tolist() == t.argsort(dim=0, descending=True).tolist()
+    assert x.topk(3).indices.tolist() == t.topk(3).indices.tolist()
+
+
+def test_any_all_isnan_isinf_isfinite():
+    a = np.array([[0.0, np.nan, 1.0], [np.inf, -np.inf, 0.0]])
+    x, t = mg.tensor(a), torch.tensor(a)
+    for name in ("isnan", "isinf", "isfinite"):
+        assert getattr(x, name)().tolist() == getattr(t, name)().tolist()
+    b = np.array([[0.0, 2.0], [0.0, 0.0]])
+    x, t = mg.tensor(b), torch.tensor(b)
+    assert x.any().item() == t.any().item() and x.all(dim=1).tolist() == t.all(dim=1).tolist()
+
+
+@pytest.mark.parametrize("values", [[2.0, 0.0, 3.0, -1.0], [0.0, 0.0, 2.0, 1.0]])
+def test_products_through_zeros(values):
+    a = np.array(values)
+    for name in ("prod", "cumprod"):
+        x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours = x.prod() if name == "prod" else x.cumprod(0)
+        theirs = t.prod() if name == "prod" else t.cumprod(0)
+        grads_agree([x], [t], ours, theirs)
+
+
+def test_constructors():
+    assert mg.full((2, 3), 1.5).tolist() == torch.full((2, 3), 1.5).tolist()
+    assert str(mg.full((2,), 3).dtype) == str(torch.full((2,), 3).dtype).replace("torch.", "")
+    close(mg.linspace(-2, 3, steps=7).double(), torch.linspace(-2, 3, steps=7).double(), rtol=1e-6)
+    assert mg.eye(3, 4).tolist() == torch.eye(3, 4).tolist()
+    z = torch.zeros(2, 2, dtype=torch.float64)
+    assert mg.full_like(mg.zeros(2, 2, dtype=mg.float64), 4.0).tolist() == torch.full_like(z, 4.0).tolist()
