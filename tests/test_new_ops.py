@@ -163,3 +163,12 @@ def test_axis_errors_name_the_op():
                        (lambda: x.logsumexp(axis=-3), "logsumexp"), (lambda: x.roll(1, 4), "roll")]:
         with pytest.raises((ValueError, IndexError), match=name):
             call()
+
+
+def test_binary_ops_promote_mixed_dtypes():
+    a = mg.tensor(np.array([5.5, -2.0], dtype=np.float32), requires_grad=True)
+    b = mg.tensor(np.array([2.0, 3.0]), requires_grad=True)
+    for out in (a % b, a // b, mg.minimum(a, b)):
+        assert out.dtype == np.float64
+        out.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64

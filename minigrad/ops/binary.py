@@ -13,6 +13,8 @@ def _constant(array):
 
 
 class Minimum(Function):
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -32,6 +34,8 @@ class Minimum(Function):
 class Remainder(Function):
     """a - floor(a / b) * b: d/da = 1, d/db = -floor(a / b), as PyTorch."""
 
+    promotes_dtypes = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -48,6 +52,8 @@ class Remainder(Function):
 
 class FloorDivide(Function):
     """floor(a / b): piecewise constant, so its gradient is zero."""
+
+    promotes_dtypes = True
 
     @staticmethod
     def forward(ctx, a, b):
