@@ -8,9 +8,8 @@ import numpy as np
 from . import autograd
 from .aliases import torch_names
 from .ops import elementwise as ew
-from .ops import (
-    binary, linalg, products, rearrange, reduce, scalar as scalar_ops, shape as shape_ops, special, unary,
-)
+from .ops import binary, linalg, products, rearrange, reduce, special, unary
+from .ops import scalar as scalar_ops, shape as shape_ops
 
 from .dtypes import DEFAULT_DTYPE
 _SCALARS = (int, float, bool, np.generic)
