@@ -178,8 +178,7 @@ class Function:
             else:
                 out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ValueError as error:
-            shapes = " and ".join(str(t.shape) for t in inputs)
-            raise ValueError(f"{cls.__name__}: {error} (input shapes {shapes})") from None
+            raise ValueError(_shape_message(cls.__name__, str(error), inputs)) from None
         if type(out) is not np.ndarray:
             # NumPy gives a scalar for 0-d operands; forward may have saved that scalar
             scalar, out = out, np.asarray(out)
@@ -222,6 +221,17 @@ class ViewFunction(Function):
             if base is source or base is source.base:
                 result._versions = inputs[0]._versions
         return result
+
+
+def _shape_message(name, message, inputs):
+    """An op's ValueError message that names the op and its input shapes once each."""
+    message = " ".join(message.split())  # NumPy's broadcast message ends in a space
+    shapes = " and ".join(str(t.shape) for t in inputs)
+    if "could not be broadcast" in message:  # NumPy's, with its own shape spelling "(2,3)"
+        message = f"shapes {shapes} do not broadcast"
+    elif not all(str(t.shape) in message for t in inputs):
+        message = f"{message} (input shapes {shapes})"
+    return message if message.startswith(name + ":") else f"{name}: {message}"
 
 
 def _reduce_to_shape(grad, shape, function):

@@ -351,3 +351,53 @@ def test_constructors():
     assert mg.eye(3, 4).tolist() == torch.eye(3, 4).tolist()
     z = torch.zeros(2, 2, dtype=torch.float64)
     assert mg.full_like(mg.zeros(2, 2, dtype=mg.float64), 4.0).tolist() == torch.full_like(z, 4.0).tolist()
+
+
+# ---- padding -----------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("amounts", [(1, 2), (2, 0, 1, 3), (0, 1, 2, 1)])
+def test_pad(mode, amounts):
+    a = draw((3, 4, 5) if len(amounts) == 2 else (2, 3, 4, 5))  # PyTorch's non-constant modes want these
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    grads_agree([x], [t], F.pad(x, amounts, mode=mode), torch.nn.functional.pad(t, amounts, mode=mode))
+
+
+def test_pad_constant_value_and_cropping():
+    a = draw((2, 3, 4))
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    grads_agree([x], [t], F.pad(x, (-1, 2, 1, -2), value=3.5),
+                torch.nn.functional.pad(t, (-1, 2, 1, -2), value=3.5))
+
+
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), ((2, 4), 1), ((4, 3), (2, 1))])
+def test_conv2d_same(kernel, dilation):
+    a, k = draw((2, 3, 6, 7)), draw((4, 3) + ((kernel,) * 2 if isinstance(kernel, int) else kernel), seed=1)
+    x, w = mg.tensor(a, requires_grad=True), mg.tensor(k, requires_grad=True)
+    t, v = torch.tensor(a, requires_grad=True), torch.tensor(k, requires_grad=True)
+    grads_agree([x, w], [t, v], F.conv2d(x, w, padding="same", dilation=dilation),
+                torch.nn.functional.conv2d(t, v, padding="same", dilation=dilation))
+    layer = nn.Conv2d(3, 4, kernel, padding="same", dilation=dilation).double()
+    twin = torch.nn.Conv2d(3, 4, kernel, padding="same", dilation=dilation).double()
+    twin.load_state_dict({key: torch.tensor(value) for key, value in layer.state_dict().items()})
+    close(layer(mg.tensor(a)), twin(torch.tensor(a)), rtol=1e-9, atol=1e-12)
+
+
+def test_conv2d_four_tuple_is_pad_then_conv():
+    a, k = draw((1, 2, 5, 5)), draw((3, 2, 3, 3), seed=1)
+    x, w = mg.tensor(a, requires_grad=True), mg.tensor(k, requires_grad=True)
+    t, v = torch.tensor(a, requires_grad=True), torch.tensor(k, requires_grad=True)
+    grads_agree([x, w], [t, v], F.conv2d(x, w, padding=(2, 0, 1, 3), stride=2),
+                torch.nn.functional.conv2d(torch.nn.functional.pad(t, (2, 0, 1, 3)), v, stride=2))
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 2), (3, 1)])
+def test_max_pool2d_same_is_tensorflows(kernel, stride):
+    a = draw((1, 2, 7, 6))
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    step = kernel if stride is None else stride
+    pads = []
+    for size in (6, 7):  # width first, as F.pad counts
+        total = max((-(-size // step) - 1) * step + kernel - size, 0)
+        pads += [total // 2, total - total // 2]
+    theirs = torch.nn.functional.max_pool2d(torch.nn.functional.pad(t, pads, value=-float("inf")), kernel, stride)
+    grads_agree([x], [t], F.max_pool2d(x, kernel, stride, padding="same"), theirs)

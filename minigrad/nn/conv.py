@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ..ops.conv import _pair, avg_pool2d, conv2d, max_pool2d
+from . import functional as F
+from ..ops.conv import _pair, avg_pool2d
 from .init import reset_linear_like
 from .module import Module, Parameter
 
@@ -29,7 +30,9 @@ class Conv2d(Module):
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
-        self.padding = _pair(padding, "padding", "Conv2d")
+        self.padding = _layer_padding(padding, "Conv2d")
+        if self.padding == "same" and _pair(stride, "stride", "Conv2d") != (1, 1):
+            raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride {stride})")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.groups = groups
         shape = (out_channels, in_channels // groups) + self.kernel_size
@@ -41,13 +44,13 @@ class Conv2d(Module):
         reset_linear_like(self.weight, self.bias)
 
     def forward(self, x):
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding != (0, 0):
-            text += f", padding={self.padding}"
+            text += f", padding={self.padding!r}"
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -55,6 +58,17 @@ class Conv2d(Module):
         if self.bias is None:
             text += ", bias=False"
         return text
+
+
+def _layer_padding(padding, layer_name):
+    """A layer's padding as stored: "same"/"valid", a 4-tuple, or a pair (from an int too)."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{layer_name}: padding must be an int, a pair, a 4-tuple, 'valid' or 'same', got {padding!r}")
+        return padding
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        return tuple(int(p) for p in padding)
+    return _pair(padding, "padding", layer_name)
 
 
 class _Pool2d(Module):
@@ -80,7 +94,7 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
 class AvgPool2d(_Pool2d):

@@ -5,7 +5,9 @@ import numpy as np
 from .. import rng
 from ..aliases import torch_names
 from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
-from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (im2col, see ops/conv.py)
+from ..ops import conv as _conv
+from ..ops.conv import avg_pool2d  # noqa: F401  (im2col, see ops/conv.py)
+from ..ops.pad import Pad
 from ..ops.reduce import normalize_axis
 from ..tensor import Tensor, as_tensor
 
@@ -287,3 +289,178 @@ def dropout(x, p=0.5, training=True):
         return x * 0.0
     keep = rng.generator().random(x.shape) >= p
     return x * Tensor._wrap((keep / (1.0 - p)).astype(x.dtype))
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x, pad, mode="constant", value=0.0):  # noqa: A002 (PyTorch's argument name)
+    """Pad the last axes, as PyTorch: ``pad = (left, right)`` for the last axis, then
+    ``(top, bottom)`` for the one before, and so on; each amount may differ.
+
+    Parameters
+    ----------
+    x : Tensor
+    pad : tuple of an even number of ints
+        Negative amounts crop (constant mode only).
+    mode : "constant", "reflect", "replicate" or "circular"
+    value : float
+        The fill of constant mode.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> F.pad(mg.ones(1, 2), (1, 2)).tolist()
+    [[0.0, 1.0, 1.0, 0.0, 0.0]]
+    """
+    x = as_tensor(x)
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+    amounts = tuple(pad)
+    if len(amounts) % 2 or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in amounts):
+        raise ValueError(f"pad: pad must hold an even number of ints, got {pad!r}")
+    if len(amounts) // 2 > x.ndim:
+        raise ValueError(f"pad: {pad} pads {len(amounts) // 2} axes, but the input has shape {x.shape}")
+    widths = [[0, 0] for _ in range(x.ndim)]
+    for i in range(len(amounts) // 2):
+        widths[x.ndim - 1 - i] = [int(amounts[2 * i]), int(amounts[2 * i + 1])]
+    if mode != "constant":
+        return _pad_by_index(x, widths, mode)
+    crop = tuple(slice(max(-before, 0), size - max(-after, 0)) for (before, after), size in zip(widths, x.shape))
+    if any(before < 0 or after < 0 for before, after in widths):
+        if any(c.stop - c.start < 0 for c in crop):
+            raise ValueError(f"pad: {pad} crops more than the input of shape {x.shape} holds")
+        x = x[crop]
+    widths = tuple((max(before, 0), max(after, 0)) for before, after in widths)
+    if not any(before or after for before, after in widths):
+        return x
+    return Pad.apply(x, widths=widths, value=value)
+
+
+def _pad_by_index(x, widths, mode):
+    """reflect / replicate / circular: each padded axis gathered with NumPy's padded indices."""
+    for axis, (before, after) in enumerate(widths):
+        if not before and not after:
+            continue
+        size = x.shape[axis]
+        if before < 0 or after < 0:
+            raise ValueError(f"pad: negative amounts crop only in constant mode, got {widths[axis]} ({mode})")
+        limit = size - 1 if mode == "reflect" else size
+        if max(before, after) > limit or size == 0:
+            raise ValueError(
+                f"pad: {mode} padding of {(before, after)} needs amounts of at most {limit} for "
+                f"axis {axis} of size {size} (input shape {x.shape})"
+            )
+        index = np.pad(np.arange(size), (before, after), mode=_NUMPY_PAD_MODES[mode])
+        x = x[(slice(None),) * axis + (index,)]
+    return x
+
+
+def _padding_sides(padding, op_name):
+    """padding as ((top, bottom), (left, right)), or None for a string."""
+    if isinstance(padding, str):
+        return None
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in padding):
+            raise ValueError(f"{op_name}: a 4-tuple padding must hold ints >= 0, got {padding!r}")
+        left, right, top, bottom = (int(p) for p in padding)
+        return (top, bottom), (left, right)
+    rows, cols = _conv._pair(padding, "padding", op_name)
+    return (rows, rows), (cols, cols)
+
+
+def _same_sides(spans):
+    """PyTorch's and TensorFlow's "same": any odd pixel goes after (bottom, right)."""
+    return tuple((total // 2, total - total // 2) for total in spans)
+
+
+def _apply_padding(x, sides, op_name, value=0.0):
+    """(x, symmetric padding pair): asymmetric sides are padded here with F.pad."""
+    (top, bottom), (left, right) = sides
+    if top == bottom and left == right:
+        return x, (top, left)
+    return pad(x, (left, right, top, bottom), value=value), (0, 0)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) of an NCHW batch.
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C_in, H, W), or (C_in, H, W)
+    weight : Tensor of shape (C_out, C_in / groups, kH, kW)
+    bias : Tensor of shape (C_out,), optional
+    stride, dilation : int or pair of ints
+    padding : int, pair, "valid", "same" or a 4-tuple (left, right, top, bottom)
+        "same" (stride 1, as PyTorch) keeps H and W, the odd pixel of an even kernel
+        going to the bottom and right; a 4-tuple pads each side by its own amount.
+    groups : int
+        Split the channels into this many independent convolutions.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> F.conv2d(mg.ones(1, 1, 4, 4), mg.ones(1, 1, 2, 2), padding="same").shape
+    (1, 1, 4, 4)
+    >>> F.conv2d(mg.ones(1, 1, 4, 4), mg.ones(1, 1, 3, 3), padding=(1, 0, 0, 0)).shape
+    (1, 1, 2, 3)
+    """
+    sides = _padding_sides(padding, "conv2d")
+    if sides is None:
+        if padding == "valid":
+            sides = ((0, 0), (0, 0))
+        elif padding == "same":
+            stride_pair = _conv._pair(stride, "stride", "conv2d")
+            if stride_pair != (1, 1):
+                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride_pair})")
+            dilation_pair = _conv._pair(dilation, "dilation", "conv2d")
+            weight = as_tensor(weight)
+            if weight.ndim != 4:
+                raise ValueError(f"conv2d: weight must have shape (C_out, C_in/groups, kH, kW), got {weight.shape}")
+            sides = _same_sides(d * (k - 1) for d, k in zip(dilation_pair, weight.shape[2:]))
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, a 4-tuple, 'valid' or 'same', got {padding!r}")
+    x, padding = _apply_padding(as_tensor(x), sides, "conv2d")
+    return _conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over sliding windows; the gradient goes to each window's first maximum.
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C, H, W), or (C, H, W)
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int, pair, "valid", "same" or a 4-tuple (left, right, top, bottom)
+        Implicit -inf padding. An int or pair pads both sides, at most half the kernel
+        (as PyTorch); "same" gives ``ceil(size / stride)`` outputs, padding as TensorFlow
+        does (the odd pixel after); a 4-tuple pads each side by its own amount.
+
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> F.max_pool2d(mg.ones(1, 1, 5, 5), 2, padding="same").shape
+    (1, 1, 3, 3)
+    """
+    sides = _padding_sides(padding, "max_pool2d")
+    if sides is None:
+        if padding == "valid":
+            sides = ((0, 0), (0, 0))
+        elif padding == "same":
+            x = as_tensor(x)
+            kernel = _conv._pair(kernel_size, "kernel_size", "max_pool2d")
+            strides = kernel if stride is None else _conv._pair(stride, "stride", "max_pool2d")
+            if x.ndim not in (3, 4):
+                raise ValueError(f"max_pool2d: expected an input of shape (N, C, H, W) or (C, H, W), got {x.shape}")
+            sizes = x.shape[-2:]
+            sides = _same_sides(max((-(-n // s) - 1) * s + k - n, 0) for n, k, s in zip(sizes, kernel, strides))
+        else:
+            raise ValueError(f"max_pool2d: padding must be an int, a pair, a 4-tuple, 'valid' or 'same', got {padding!r}")
+    (top, bottom), (left, right) = sides
+    x = as_tensor(x)
+    if top == bottom and left == right:
+        return _conv.max_pool2d(x, kernel_size, stride, (top, left))
+    if x.dtype.kind != "f":
+        raise ValueError(f"max_pool2d: uneven padding needs a float input (it pads with -inf), got {x.dtype}")
+    padded = pad(x, (left, right, top, bottom), value=-np.inf)
+    return _conv.max_pool2d(padded, kernel_size, stride, 0)

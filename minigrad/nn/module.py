@@ -1,5 +1,6 @@
 """Module and Parameter: parameters, buffers and sub-modules registered by assignment."""
 
+import weakref
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -22,6 +23,15 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+# Every Module alive, weakly held (a model that goes away leaves it).
+_live_modules = weakref.WeakSet()
+
+
+def live_modules():
+    """The Modules that exist now."""
+    return list(_live_modules)
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -38,6 +48,7 @@ class Module:
     """
 
     def __init__(self):
+        _live_modules.add(self)  # gradcheck puts every live module's buffers back as they were
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())

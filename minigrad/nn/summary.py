@@ -4,6 +4,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+from .layers import _naming_layer
 
 
 def _counts(module):
@@ -19,18 +20,45 @@ def _counts(module):
     return trainable, frozen + buffers
 
 
-def summary(model, input_shape):
-    """Print and return a table of the model's layers for an input of ``input_shape``.
+class Summary(str):
+    """The table as a ``str`` whose repr is the table itself: at a prompt
+    ``nn.summary(...)`` shows it, and ``print(nn.summary(...))`` prints it, once each."""
 
-    ``input_shape`` includes the batch axis. The model runs once on zeros, in eval mode
-    and without a graph, so running statistics are left as they were.
+    def __repr__(self):
+        return str(self)
+
+
+def _checked_shape(input_shape):
+    try:
+        shape = tuple(int(side) for side in input_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"nn.summary: input_shape must be a tuple of ints, got {input_shape!r}") from None
+    if any(side <= 0 for side in shape):
+        raise ValueError(f"nn.summary: input_shape {shape} must hold positive sizes")
+    if len(shape) < 2:
+        raise ValueError(
+            f"nn.summary: input_shape {shape} has no batch axis; input_shape includes the batch "
+            f"axis, e.g. {(1,) + shape} for one sample of shape {shape}"
+        )
+    return shape
+
+
+def summary(model, input_shape):
+    """A table of the model's layers for an input of ``input_shape``, returned (not printed).
+
+    ``input_shape`` includes the batch axis: ``(1, 64)`` for one sample of 64 features.
+    The model runs once on zeros, in eval mode and without a graph, so running statistics
+    are left as they were. The result is a ``str`` whose repr is the table, so at a prompt
+    the table shows once, and ``print(nn.summary(...))`` prints it once.
 
     >>> from minigrad import nn
-    >>> text = nn.summary(nn.Sequential(nn.Linear(50, 50, bias=False), nn.BatchNorm1d(50)), (2, 50))  # doctest: +ELLIPSIS
+    >>> table = nn.summary(nn.Sequential(nn.Linear(50, 50, bias=False), nn.BatchNorm1d(50)), (2, 50))
+    >>> table  # doctest: +ELLIPSIS
     Layer (type)...
-    >>> "trainable 2,600, non-trainable 100" in text
+    >>> "trainable 2,600, non-trainable 100" in table
     True
     """
+    shape = _checked_shape(input_shape)
     leaves = [(name, module) for name, module in model.named_modules() if not any(True for _ in module.children())]
     rows = []
 
@@ -52,7 +80,12 @@ def summary(model, input_shape):
     try:
         model.eval()
         with no_grad():
-            model(Tensor(np.zeros(tuple(input_shape), dtype=dtype)))
+            try:
+                model(Tensor(np.zeros(shape, dtype=dtype)))
+            except Exception as error:
+                raise _naming_layer(
+                    error, f"nn.summary: the model failed on zeros of input_shape {shape} (the batch axis included)"
+                )
     finally:
         for _, module in leaves:
             module.__dict__.pop("forward", None)
@@ -76,5 +109,4 @@ def summary(model, input_shape):
          f"Total: trainable {trainable_total:,}, non-trainable {state_total:,}, "
          f"all {trainable_total + state_total:,}"]
     )
-    print(text)
-    return text
+    return Summary(text)
