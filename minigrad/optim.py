@@ -1,4 +1,4 @@
-"""Optimizers: SGD, Adam and AdamW, with PyTorch's update rules.
+"""Optimizers: SGD, Adam, AdamW and RMSprop, with PyTorch's update rules.
 
 Updates work on the parameters' NumPy arrays in place, so no graph is recorded and
 every Module or optimizer holding a parameter sees the new values. Each update is a
@@ -426,6 +426,89 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as PyTorch: each step divides the gradient by the root of a running mean of
+    its square (``alpha`` its decay), optionally centered (minus the squared running mean
+    of the gradient), with optional momentum and L2 weight decay.
+
+    >>> import minigrad as mg
+    >>> from minigrad import optim
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> (w * 3).sum().backward()
+    >>> optim.RMSprop([w], lr=0.01).step()   # 1 - 0.01 * 3 / (sqrt(0.01 * 9) + 1e-8)
+    >>> round(w.item(), 4)
+    0.9
+    """
+
+    _state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
+    _state_counts = ("step",)
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered))
+
+    @classmethod
+    def _check_hyperparameters(cls, group):
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        decay, momentum = group["weight_decay"], group["momentum"]
+        _check_numbers("RMSprop", lr=lr, alpha=alpha, eps=eps, weight_decay=decay, momentum=momentum)
+        if lr < 0 or alpha < 0 or eps < 0 or decay < 0 or momentum < 0:
+            raise ValueError(
+                f"RMSprop: lr, alpha, eps, weight_decay and momentum must be >= 0, got lr={lr}, "
+                f"alpha={alpha}, eps={eps}, weight_decay={decay}, momentum={momentum}"
+            )
+        if not isinstance(group["centered"], (bool, np.bool_)):
+            raise TypeError(f"RMSprop: centered must be True or False, got {group['centered']!r}")
+
+    def _checked_state(self, value, parameter, where):
+        checked = super()._checked_state(value, parameter, where)
+        if checked and ("step" not in checked or "square_avg" not in checked):
+            raise ValueError(f"{where}: the state lacks {[k for k in ('step', 'square_avg') if k not in checked]}")
+        return checked
+
+    def _update(self, value, grad, state, group):
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        decay, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
+        scratch, decayed = self._scratch_like(value, 2)
+        if decay:
+            np.multiply(value, decay, out=decayed)
+            decayed += grad
+            grad = decayed
+        if "square_avg" not in state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(value)
+        if momentum and "momentum_buffer" not in state:
+            state["momentum_buffer"] = np.zeros_like(value)
+        if centered and "grad_avg" not in state:
+            state["grad_avg"] = np.zeros_like(value)
+        state["step"] += 1
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - alpha
+        square_avg += scratch
+        if centered:  # grad_avg += (1 - alpha) * (grad - grad_avg): PyTorch's lerp
+            grad_avg = state["grad_avg"]
+            np.subtract(grad, grad_avg, out=scratch)
+            scratch *= 1 - alpha
+            grad_avg += scratch
+            np.multiply(grad_avg, grad_avg, out=scratch)
+            np.subtract(square_avg, scratch, out=scratch)
+            np.sqrt(scratch, out=scratch)
+        else:
+            np.sqrt(square_avg, out=scratch)
+        scratch += eps
+        np.divide(grad, scratch, out=scratch)  # grad / (sqrt(avg) + eps)
+        if momentum:
+            buffer = state["momentum_buffer"]
+            buffer *= momentum
+            buffer += scratch
+            np.multiply(buffer, lr, out=scratch)
+        else:
+            scratch *= lr
+        value -= scratch
 
 
 def _check_numbers(name, **values):

@@ -401,3 +401,25 @@ def test_max_pool2d_same_is_tensorflows(kernel, stride):
         pads += [total // 2, total - total // 2]
     theirs = torch.nn.functional.max_pool2d(torch.nn.functional.pad(t, pads, value=-float("inf")), kernel, stride)
     grads_agree([x], [t], F.max_pool2d(x, kernel, stride, padding="same"), theirs)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(momentum=0.9), dict(centered=True), dict(alpha=0.9, eps=1e-6),
+                                    dict(centered=True, momentum=0.5, weight_decay=0.1)],
+                         ids=["plain", "momentum", "centered", "alpha_eps", "all"])
+def test_rmsprop(kwargs):
+    a = draw((3, 4))
+    w, t = mg.tensor(a.copy(), requires_grad=True), torch.tensor(a.copy(), requires_grad=True)
+    ours, theirs = optim.RMSprop([w], lr=0.02, **kwargs), torch.optim.RMSprop([t], lr=0.02, **kwargs)
+    for _ in range(6):
+        w.grad = None
+        (w * w * w).tanh().sum().backward()
+        ours.step()
+        theirs.zero_grad()
+        (t * t * t).tanh().sum().backward()
+        theirs.step()
+    close(w, t, rtol=1e-12, atol=1e-14)
+    for key, value in theirs.state[t].items():
+        if key == "step":
+            assert ours.state[id(w)]["step"] == int(value)
+        else:
+            close(ours.state[id(w)][key], value, rtol=1e-12, atol=1e-14)

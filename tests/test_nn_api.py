@@ -277,3 +277,16 @@ def test_sequential_keeps_errors_it_cannot_rename():
     with pytest.raises(KeyError) as caught:
         nn.Sequential(Odd())(mg.zeros(1))
     assert caught.value.args == ("missing", 2)
+
+
+def test_module_to_accepts_cpu_and_dtypes():
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    assert model.to("cpu") is model and model[0].weight.dtype == np.float32
+    assert model.to("cpu", mg.float64) is model and model[0].weight.dtype == np.float64
+    assert model.to(dtype=mg.float32)[1].running_mean.dtype == np.float32
+    assert model.to(device="cpu:0") is model
+    with pytest.raises(ValueError, match="Sequential.to: minigrad runs on the CPU only; device 'cuda'"):
+        model.to("cuda")
+    with pytest.raises(TypeError, match="two dtypes"):
+        model.to(mg.float32, mg.float64)
+    assert model[0].weight.dtype == np.float32  # a refused call changed nothing

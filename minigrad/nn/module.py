@@ -244,8 +244,21 @@ class Module:
             own[name]._version += 1
         return IncompatibleKeys(missing, unexpected)
 
-    def to(self, dtype):
-        """Cast floating parameters and buffers (and their grads) to ``dtype`` in place."""
+    def to(self, *args, dtype=None, device=None):
+        """``to(dtype)``, ``to("cpu")`` or both, as PyTorch: cast floating parameters and
+        buffers (and their grads) to ``dtype`` in place; the device ``"cpu"`` changes
+        nothing (minigrad runs on the CPU), another device is a ValueError. Returns self."""
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+                device = arg
+            elif dtype is not None:
+                raise TypeError(f"{type(self).__name__}.to: two dtypes given ({dtype!r} and {arg!r})")
+            else:
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"{type(self).__name__}.to: minigrad runs on the CPU only; device {device!r} is not available")
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind == "f":
