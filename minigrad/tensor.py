@@ -591,7 +591,7 @@ class Tensor:
         axes = reduce.normalize_axis(axis, self.ndim, "min")
         return reduce.Max.apply(self, axis=axes, keepdims=keepdims, smallest=True)
 
-    @torch_names
+    @torch_names(dim="axis", keepdim="keepdims", correction="ddof")
     def var(self, axis=None, keepdims=False, ddof=0):
         """Variance as NumPy: the mean squared deviation from the mean (two passes, so a
         constant gives exactly 0), divided by ``count - ddof``; with ``ddof >= count``
@@ -608,7 +608,7 @@ class Tensor:
         deviation = self - mean
         return reduce.Mean.apply(deviation * deviation, axis=axes, keepdims=keepdims, divisor=divisor)
 
-    @torch_names
+    @torch_names(dim="axis", keepdim="keepdims", correction="ddof")
     def std(self, axis=None, keepdims=False, ddof=0):
         """Square root of ``var``; its gradient is 0 where the std is 0, as PyTorch."""
         return reduce.StdFromVar.apply(self._var(axis, keepdims, ddof, "std"))

@@ -423,3 +423,11 @@ def test_rmsprop(kwargs):
             assert ours.state[id(w)]["step"] == int(value)
         else:
             close(ours.state[id(w)][key], value, rtol=1e-12, atol=1e-14)
+
+
+def test_var_std_with_correction():
+    a = draw((3, 4))
+    x, t = mg.tensor(a), torch.tensor(a)
+    close(x.var(dim=1, correction=1), t.var(dim=1, correction=1))
+    close(x.std(dim=0, correction=0, keepdim=True), t.std(dim=0, correction=0, keepdim=True))
+    close(x.var(ddof=1), t.var())  # PyTorch's default is unbiased; minigrad's, as NumPy's, is not

@@ -190,3 +190,15 @@ def test_dtype_names_compare_with_tensor_dtypes():
     assert mg.tensor([1.0]).dtype == mg.float32
     assert mg.tensor([1]).dtype == mg.int64
     assert mg.ones(1).double().dtype == mg.float64
+
+
+def test_correction_is_ddof_and_flatten_takes_torch_names():
+    x = mg.tensor(values((3, 4)))
+    np.testing.assert_array_equal(x.var(dim=1, correction=1).data, x.var(axis=1, ddof=1).data)
+    np.testing.assert_array_equal(x.std(correction=1).data, x.std(ddof=1).data)
+    with pytest.raises(TypeError, match="var: got both ddof= and its PyTorch spelling correction="):
+        x.var(ddof=1, correction=1)
+    from minigrad import nn
+
+    layer = nn.Flatten(start_dim=0, end_dim=1)
+    assert layer(mg.zeros(2, 3, 4)).shape == (6, 4)

@@ -112,8 +112,10 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flatten axes ``start_axis``..``end_axis`` (by default all but the batch axis)."""
+    """Flatten axes ``start_axis``..``end_axis`` (by default all but the batch axis);
+    PyTorch's ``start_dim=`` and ``end_dim=`` are accepted."""
 
+    @torch_names(start_dim="start_axis", end_dim="end_axis")
     def __init__(self, start_axis=1, end_axis=-1):
         super().__init__()
         self.start_axis = start_axis
