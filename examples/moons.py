@@ -97,7 +97,8 @@ def main(argv=None):
         model = build_model(impl)
         optimizer = HandSGD(model.parameters(), lr=args.lr)
         loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)  # the same batches
-        warm = training.warm_up(model, train[0][: args.batch_size], train[1][: args.batch_size])
+        warm = training.warm_up(model, train[0][: args.batch_size], train[1][: args.batch_size],
+                                test[0][: training.PREDICT_BATCH])
         loss, seconds = float("nan"), 0.0
         for epoch in range(1, args.epochs + 1):
             start = time.perf_counter()

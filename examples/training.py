@@ -19,6 +19,7 @@ from minigrad.data import DataLoader, TensorDataset, load_digits, train_test_spl
 
 EXTRA = 'pip install -e ".[examples]"'
 IMPORTED = time.perf_counter()
+PREDICT_BATCH = 512  # evaluation runs in batches of this many
 
 
 def parser(description, epochs=None, batch_size=32, lr=0.01, impl=("fused", "composed")):
@@ -86,9 +87,11 @@ def tqdm_or_none(disabled=False):
     return tqdm
 
 
-def warm_up(model, inputs, labels):
-    """Run one training step and one eval forward on a copy of ``model``, so Numba compiles
-    (or loads from its cache) every kernel the model uses, without changing the model.
+def warm_up(model, inputs, labels, eval_inputs=None):
+    """Run one training step on ``inputs`` and one eval forward on ``eval_inputs`` (a test
+    batch as ``predict`` cuts it) on a copy of ``model``, so Numba compiles (or loads from
+    its cache) every kernel that training and evaluation use, without changing the model.
+    Sizes matter: large convolutions take other kernels than small ones.
 
     Returns the seconds it took: start-up, reported apart from training time.
     """
@@ -96,9 +99,7 @@ def warm_up(model, inputs, labels):
     twin = copy.deepcopy(model)
     twin.train()
     F.cross_entropy(twin(mg.tensor(inputs)), labels).backward()
-    twin.eval()
-    with mg.no_grad():
-        twin(mg.tensor(inputs))
+    predict(twin, inputs if eval_inputs is None else eval_inputs)
     return time.perf_counter() - start
 
 
@@ -129,7 +130,7 @@ def train_epoch(model, optimizer, loader, progress=None, description=""):
     return total_loss / seen, correct / seen
 
 
-def predict(model, inputs, batch_size=512):
+def predict(model, inputs, batch_size=PREDICT_BATCH):
     """Logits for ``inputs`` (a NumPy array) in eval mode (running statistics), no graph."""
     was_training = model.training
     model.eval()
@@ -240,7 +241,8 @@ def train_classifier(model, args, train, test, name, title, save=False):
                         shuffle=True, seed=args.seed)
     print(f"{name}: {len(train_labels)} training and {len(test[1])} test images; {args.epochs} epochs "
           f"of {len(loader)} batches of {args.batch_size}, Adam lr={args.lr}, BatchNorm impl={args.impl}")
-    warm = warm_up(model, train_images[: args.batch_size], train_labels[: args.batch_size])
+    warm = warm_up(model, train_images[: args.batch_size], train_labels[: args.batch_size],
+                   test[0][:PREDICT_BATCH])
     history = fit(model, optimizer, loader, test, args.epochs, tqdm_or_none(args.no_progress))
     if not args.epochs:
         print(f"0 epochs, untrained: test accuracy {100 * evaluate(model, *test)[1]:.1f}%")

@@ -153,7 +153,9 @@ def train_test_split(arrays, test_fraction=0.2, seed=0):
         raise ValueError(f"train_test_split: test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     labels = arrays[-1]
     if labels.ndim != 1:
-        raise ValueError(f"train_test_split: the last array holds the classes and must be 1-D, got shape {labels.shape}")
+        raise ValueError(
+            f"train_test_split: the last array holds the classes and must be 1-D, got shape {labels.shape}"
+        )
     size = len(labels)
     classes, members = np.unique(labels, return_inverse=True)
     counts = np.bincount(members, minlength=len(classes))

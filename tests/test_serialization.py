@@ -103,7 +103,8 @@ def test_nested_structures_and_scalars_round_trip(tmp_path):
     assert type(loaded["numpy"][0]) is np.float32 and type(loaded["numpy"][1]) is np.int64
 
 
-@pytest.mark.parametrize("obj", [[1, 2], 3.5, np.arange(3), (np.ones(2), {"a": 1})], ids=["list", "float", "array", "tuple"])
+@pytest.mark.parametrize("obj", [[1, 2], 3.5, np.arange(3), (np.ones(2), {"a": 1})],
+                         ids=["list", "float", "array", "tuple"])
 def test_any_supported_top_level(tmp_path, obj):
     assert equal(round_trip(obj, tmp_path), obj)
 
