@@ -51,3 +51,22 @@ def test_default_settings_show_the_papers_figure(tmp_path):
     assert band(normed) < band(plain)
     skip = len(plain["steps"]) // 10
     assert median_drift(normed, skip) < median_drift(plain, skip)
+
+
+def write_idx(path, array):
+    """An IDX file of unsigned bytes (MNIST's format): magic, the shape, the data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_reads_mnist_from_a_data_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    for part, count in (("train", 120), ("t10k", 40)):
+        write_idx(tmp_path / f"{part}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28)))
+        write_idx(tmp_path / f"{part}-labels-idx1-ubyte", rng.integers(0, 10, count))
+    out = tmp_path / "figure1.png"
+    histories = load_example().main(["--data-dir", str(tmp_path), "--steps", "4",
+                                      "--eval-every", "2", "--out", str(out)])
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert histories["with BatchNorm"]["steps"] == [0, 2, 4]
