@@ -102,15 +102,30 @@ class Context:
     backward written with Tensor ops stays connected to the graph.
     """
 
+    recording = False  # set by Function.apply before forward when the node is recorded
+
     def save_for_backward(self, *arrays):
         self.saved_arrays = arrays
         # An in-place change to a saved input would make the gradient silently wrong:
-        # remember each input's version, and check it when the backward asks.
-        self.saved_versions = [tensor._versions[0] for tensor in self.inputs]
+        # remember each input's version, and check it when the backward asks. A node that
+        # is not recorded (no_grad, or the ops of a backward pass) has no backward to ask.
+        if self.recording:
+            self.saved_versions = [tensor._versions[0] for tensor in self.inputs]
 
     @property
     def saved_tensors(self):
-        return tuple(self._tensor_for(array) for array in self.saved_arrays)
+        tensors = []
+        for array in self.saved_arrays:
+            # most saved arrays are inputs' own: found here without a call
+            for tensor, version in zip(self.inputs, self.saved_versions):
+                if tensor.data is array:
+                    if tensor._versions[0] != version:
+                        self._changed_in_place("an input", tensor)
+                    tensors.append(tensor)
+                    break
+            else:
+                tensors.append(self._tensor_for(array))
+        return tuple(tensors)
 
     def _tensor_for(self, array):
         if array is None:
@@ -163,18 +178,29 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays and, in grad mode, record the node."""
+        # The hot path of every op: one and two inputs are spelled out, without loops.
         ctx = Context()
-        if len(inputs) == 2:
-            if inputs[0].data.dtype is not inputs[1].data.dtype and cls.promotes_dtypes:
+        count = len(inputs)
+        if count == 2:
+            a, b = inputs
+            if a.data.dtype is not b.data.dtype and cls.promotes_dtypes:
                 inputs = _promoted(inputs)
-        elif len(inputs) > 2 and cls.promotes_dtypes:
-            inputs = _promoted(inputs)
+                a, b = inputs
+            record = _state.enabled and (a.requires_grad or b.requires_grad)
+        elif count == 1:
+            record = _state.enabled and inputs[0].requires_grad
+        else:
+            if cls.promotes_dtypes:
+                inputs = _promoted(inputs)
+            record = _state.enabled and any([t.requires_grad for t in inputs])
         ctx.inputs = inputs
+        if record:
+            ctx.recording = True
         try:
-            if len(inputs) == 1:
+            if count == 1:
                 out = cls.forward(ctx, inputs[0].data, **params)
-            elif len(inputs) == 2:
-                out = cls.forward(ctx, inputs[0].data, inputs[1].data, **params)
+            elif count == 2:
+                out = cls.forward(ctx, a.data, b.data, **params)
             else:
                 out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ValueError as error:
@@ -184,19 +210,26 @@ class Function:
             scalar, out = out, np.asarray(out)
             saved = getattr(ctx, "saved_arrays", ())
             ctx.saved_arrays = tuple(out if array is scalar else array for array in saved)
-        result = _Tensor._wrap(out)
-        if _state.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
-            if True in needs:
-                ctx.needs_input_grad = needs
-                ctx.function = cls
-                result.requires_grad = True
-                result._ctx = ctx
-                if node_hook is not None:
-                    node_hook(ctx, params)
+        result = _new_object(_Tensor)  # Tensor._wrap(out), inlined
+        result.data = out
+        result.grad = None
+        result._versions = [0]
+        if record:
+            ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            ctx.function = cls
+            result.requires_grad = True
+            result._ctx = ctx
+            if node_hook is not None:
+                node_hook(ctx, params)
+        else:
+            result.requires_grad = False
+            result._ctx = None
         if _observer is not None:
             _observer.forward(cls, inputs, out, ctx)
         return result
+
+
+_new_object = object.__new__
 
 
 def _promoted(inputs):
@@ -331,21 +364,23 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
     results = {}
     with _GradMode(create_graph):
         for tensor in _topological_order(outputs):
-            grad = grads.pop(id(tensor), None)
+            key = id(tensor)
+            grad = grads.pop(key, None)
             if grad is None:
                 continue
-            if wanted is not None and id(tensor) in wanted:
-                results[id(tensor)] = grad
+            if wanted is not None and key in wanted:
+                results[key] = grad
             ctx = tensor._ctx
             if ctx is None:
                 if _observer is not None:
                     _observer.leaf(tensor, grad)
                 if wanted is None:
-                    results[id(tensor)] = (tensor, grad)
+                    results[key] = (tensor, grad)
                 continue
-            if id(tensor) in retained:
-                results[id(tensor)] = (tensor, grad)
+            if key in retained:
+                results[key] = (tensor, grad)
             function = ctx.function
+            parents = ctx.inputs
             ctx.output = tensor
             try:
                 if create_graph and function.once_differentiable:
@@ -356,25 +391,35 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 ctx.output = None  # no cycle between the output and its ctx
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            if len(input_grads) != len(ctx.inputs):
+            if len(input_grads) != len(parents):
                 raise RuntimeError(
                     f"{function.__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(ctx.inputs)} inputs"
+                    f"for {len(parents)} inputs"
                 )
             if _observer is not None:
                 _observer.backward(ctx, grad, input_grads)
-            for parent, parent_grad in zip(ctx.inputs, input_grads):
+            for parent, parent_grad in zip(parents, input_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 if not isinstance(parent_grad, _Tensor):
                     parent_grad = _Tensor._wrap(np.asarray(parent_grad))
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = _reduce_to_shape(parent_grad, parent.data.shape, ctx.function)
-                if parent_grad.data.dtype != parent.data.dtype:
-                    parent_grad = parent_grad.astype(parent.data.dtype)
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = parent_grad if previous is None else previous + parent_grad
+                parent_array = parent.data
+                if parent_grad.data.shape != parent_array.shape:
+                    parent_grad = _reduce_to_shape(parent_grad, parent_array.shape, function)
+                dtype = parent_grad.data.dtype
+                if dtype is not parent_array.dtype and dtype != parent_array.dtype:
+                    parent_grad = parent_grad.astype(parent_array.dtype)
+                parent_key = id(parent)
+                previous = grads.get(parent_key)
+                if previous is None:
+                    grads[parent_key] = parent_grad
+                elif create_graph:
+                    grads[parent_key] = previous + parent_grad  # a node of the recorded graph
+                else:
+                    # no graph is recorded: add the arrays without making an op (a new array,
+                    # since either one may be shared, e.g. Add hands one gradient to both inputs)
+                    total = previous.data + parent_grad.data
+                    grads[parent_key] = _Tensor._wrap(total if type(total) is np.ndarray else np.asarray(total))
     return results
 
 

@@ -313,6 +313,8 @@ class Tensor:
     # same results as the general ops, at half the cost per op); anything else, the
     # general two-input ops of ops/elementwise.py.
     def __add__(self, other):
+        if isinstance(other, Tensor):
+            return ew.Add.apply(self, other)
         scalar = self._scalar(other)
         if scalar is not None:
             return scalar_ops.Add.apply(self, scalar=scalar)
@@ -325,6 +327,8 @@ class Tensor:
         return ew.Add.apply(self._operand(other), self)
 
     def __sub__(self, other):
+        if isinstance(other, Tensor):
+            return ew.Sub.apply(self, other)
         scalar = self._scalar(other)
         if scalar is not None:
             return scalar_ops.Sub.apply(self, scalar=scalar, reverse=False)
@@ -337,6 +341,8 @@ class Tensor:
         return ew.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other):
+        if isinstance(other, Tensor):
+            return ew.Mul.apply(self, other)
         scalar = self._scalar(other)
         if scalar is not None:
             return scalar_ops.Mul.apply(self, scalar=scalar)
@@ -349,6 +355,8 @@ class Tensor:
         return ew.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other):
+        if isinstance(other, Tensor):
+            return ew.Div.apply(self, other)
         scalar = self._scalar(other)
         if scalar is not None:
             return scalar_ops.Div.apply(self, scalar=scalar)
