@@ -105,6 +105,14 @@ LAYERS = {
     "Flatten": (lambda: nn.Flatten(), (2, 3, 4)),
     "Flatten middle axes": (lambda: nn.Flatten(1, 2), (2, 3, 4)),
     "Dropout": (lambda: nn.Dropout(0.5), (5,)),
+    "Identity": (lambda: nn.Identity(), (3, 2)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 6)),
+    "GELU": (lambda: nn.GELU(), (5,)),
+    "GELU tanh": (lambda: nn.GELU(approximate="tanh"), (5,)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 3, 4)),
+    "LayerNorm without bias": (lambda: nn.LayerNorm(4, bias=False), (3, 4)),
+    "Softmax": (lambda: nn.Softmax(axis=1), (4, 3)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (6,)),
     "nested Sequential": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), nn.Linear(4, 2)), (4,)),
     "Tensor ops": (TensorOps, (6,)),
     "digits CNN": (digits_cnn, (1, 8, 8)),
@@ -249,6 +257,19 @@ class AddsBatchSizedConstant(nn.Module):
 def test_a_constant_of_the_batch_size_needs_a_fixed_batch(tmp_path):
     with pytest.raises(NotImplementedError, match=r"Add.*batch size 4.*dynamic_batch=False"):
         mg.onnx.export(AddsBatchSizedConstant(), mg.randn(4, 3), tmp_path / "c.onnx")
+    assert _left_behind(tmp_path) == []
+
+
+class Thresholds(nn.Module):
+    def forward(self, x):
+        return mg.where(x > 0.5, x, x * 2)  # the mask is made from the data: no graph node
+
+
+@pytest.mark.parametrize("batch", [1, 6])
+def test_a_mask_made_from_the_data_is_refused(batch, tmp_path):
+    x = mg.tensor(np.linspace(-1, 1, batch * 8, dtype=np.float32).reshape(batch, 8))
+    with pytest.raises(NotImplementedError, match=r"Where.*computed from the data"):
+        mg.onnx.export(Thresholds(), x, tmp_path / "w.onnx")
     assert _left_behind(tmp_path) == []
 
 

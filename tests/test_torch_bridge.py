@@ -62,6 +62,14 @@ LAYERS = {
     "AvgPool2d": (lambda: nn.AvgPool2d((3, 2), stride=(2, 1), padding=1), (2, 7, 6)),
     "Flatten": (lambda: nn.Flatten(1, 2), (2, 3, 4)),
     "Dropout": (lambda: nn.Dropout(0.5), (5,)),
+    "Identity": (lambda: nn.Identity(), (3, 2)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 6)),
+    "GELU": (lambda: nn.GELU(), (5,)),
+    "GELU tanh": (lambda: nn.GELU(approximate="tanh"), (5,)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 3, 4)),
+    "LayerNorm without bias": (lambda: nn.LayerNorm(4, bias=False), (3, 4)),
+    "Softmax": (lambda: nn.Softmax(axis=1), (4, 3)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (6,)),
     "nested Sequential": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), nn.Linear(4, 2)), (4,)),
     "digits CNN": (digits_cnn, (1, 8, 8)),
     "MLP with BatchNorm1d": (mlp_with_batchnorm, (1, 8, 8)),
@@ -133,6 +141,14 @@ def torch_mlp():
     )
 
 
+def torch_newer_layers():
+    return tnn.Sequential(
+        tnn.Flatten(), tnn.Linear(64, 12), tnn.LayerNorm(12), tnn.GELU(), tnn.Identity(),
+        tnn.Linear(12, 12), tnn.LeakyReLU(0.2), tnn.LayerNorm(12, elementwise_affine=False),
+        tnn.GELU(approximate="tanh"), tnn.Linear(12, 5), tnn.LogSoftmax(dim=1),
+    )
+
+
 def _randomized(torch_model, shape):
     """Random weights (PyTorch's init), random BatchNorm affine and running statistics."""
     torch.manual_seed(0)
@@ -148,7 +164,7 @@ def _randomized(torch_model, shape):
     return torch_model.eval()
 
 
-@pytest.mark.parametrize("build", [torch_cnn, torch_mlp], ids=["CNN", "MLP"])
+@pytest.mark.parametrize("build", [torch_cnn, torch_mlp, torch_newer_layers], ids=["CNN", "MLP", "newer layers"])
 def test_from_torch_gives_pytorchs_outputs(build):
     twin = _randomized(build(), (1, 8, 8))
     model = nn.from_torch(twin)
@@ -196,13 +212,15 @@ def test_to_torch_refuses_a_module_with_its_own_forward_naming_it():
 
 
 def test_from_torch_refuses_unknown_layers_and_settings_naming_them():
-    with pytest.raises(NotImplementedError, match=r"layer '1' is a torch GELU"):
-        nn.from_torch(tnn.Sequential(tnn.Linear(2, 2), tnn.GELU()))
+    with pytest.raises(NotImplementedError, match=r"layer '1' is a torch SiLU"):
+        nn.from_torch(tnn.Sequential(tnn.Linear(2, 2), tnn.SiLU()))
     with pytest.raises(NotImplementedError, match=r"layer '0' \(Conv2d\) pads with 'reflect'"):
         nn.from_torch(tnn.Sequential(tnn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")))
     with pytest.raises(NotImplementedError, match=r"the model \(Conv2d\) pads 'same' unevenly"):
         nn.from_torch(tnn.Conv2d(1, 1, 2, padding="same"))
     with pytest.raises(NotImplementedError, match=r"layer '0' \(MaxPool2d\).*ceil_mode"):
         nn.from_torch(tnn.Sequential(tnn.MaxPool2d(2, ceil_mode=True)))
+    with pytest.raises(NotImplementedError, match=r"Softmax\) has dim=None"):
+        nn.from_torch(tnn.Softmax())
     with pytest.raises(NotImplementedError, match=r"AvgPool2d.*count_include_pad=False"):
         nn.from_torch(tnn.AvgPool2d(2, count_include_pad=False))

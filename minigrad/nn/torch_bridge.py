@@ -1,7 +1,7 @@
 """``nn.to_torch`` and ``nn.from_torch``: the same model in the other framework.
 
 Both walk a tree of known layers (Sequential containers of Linear, Conv2d, BatchNorm,
-activations, pools, Flatten, Dropout), build each layer's twin with the same settings,
+LayerNorm, activations, softmax, pools, Flatten, Dropout, Identity), build each layer's twin with the same settings,
 then copy every parameter and buffer by its state_dict name (the names already agree
 with PyTorch's), keeping its dtype, and the training mode of every layer.
 
@@ -16,7 +16,11 @@ from collections import OrderedDict
 import numpy as np
 
 from .conv import AvgPool2d, Conv2d, MaxPool2d
-from .layers import Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layer_norm import LayerNorm
+from .layers import (
+    GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential, Sigmoid,
+    Softmax, Tanh,
+)
 from .normalization import BatchNorm1d, BatchNorm2d
 
 _HINT = (
@@ -63,8 +67,18 @@ def _torch_layer(torch, module, name):
         twin = tnn.BatchNorm1d if kind is BatchNorm1d else tnn.BatchNorm2d
         return twin(module.num_features, eps=module.eps, momentum=module.momentum,
                     affine=module.affine, track_running_stats=module.track_running_stats)
-    if kind in (ReLU, Tanh, Sigmoid):
+    if kind in (ReLU, Tanh, Sigmoid, Identity):
         return getattr(tnn, kind.__name__)()
+    if kind is LeakyReLU:
+        return tnn.LeakyReLU(module.negative_slope)
+    if kind is GELU:
+        return tnn.GELU(approximate=module.approximate)
+    if kind in (Softmax, LogSoftmax):
+        return getattr(tnn, kind.__name__)(dim=module.axis)
+    if kind is LayerNorm:
+        return tnn.LayerNorm(module.normalized_shape, eps=module.eps,
+                             elementwise_affine=module.elementwise_affine,
+                             bias=module.bias is not None or not module.elementwise_affine)
     if kind is Flatten:
         return tnn.Flatten(module.start_axis, module.end_axis)
     if kind is MaxPool2d:
@@ -80,8 +94,9 @@ def _torch_layer(torch, module, name):
     )
 
 
-_TO_TORCH_KNOWN = (Sequential, Linear, Conv2d, BatchNorm1d, BatchNorm2d, ReLU, Tanh, Sigmoid,
-                   Flatten, MaxPool2d, AvgPool2d, Dropout)
+_TO_TORCH_KNOWN = (Sequential, Linear, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, ReLU, Tanh,
+                   Sigmoid, LeakyReLU, GELU, Softmax, LogSoftmax, Identity, Flatten, MaxPool2d,
+                   AvgPool2d, Dropout)
 
 
 def to_torch(model):
@@ -91,8 +106,9 @@ def to_torch(model):
     ----------
     model : nn.Module
         A tree of Sequential containers (or subclasses that keep Sequential's forward)
-        holding Linear, Conv2d, BatchNorm1d/2d, ReLU, Tanh, Sigmoid, Flatten, MaxPool2d,
-        AvgPool2d and Dropout layers.
+        holding Linear, Conv2d, BatchNorm1d/2d, LayerNorm, ReLU, Tanh, Sigmoid,
+        LeakyReLU, GELU, Softmax, LogSoftmax, Identity, Flatten, MaxPool2d, AvgPool2d
+        and Dropout layers.
 
     Returns
     -------
@@ -180,8 +196,19 @@ def _minigrad_layer(torch, module, name):
         twin = BatchNorm1d if kind is tnn.BatchNorm1d else BatchNorm2d
         return twin(module.num_features, eps=module.eps, momentum=module.momentum,
                     affine=module.affine, track_running_stats=module.track_running_stats)
-    if kind in (tnn.ReLU, tnn.Tanh, tnn.Sigmoid):
-        return {tnn.ReLU: ReLU, tnn.Tanh: Tanh, tnn.Sigmoid: Sigmoid}[kind]()
+    if kind in (tnn.ReLU, tnn.Tanh, tnn.Sigmoid, tnn.Identity):
+        return {tnn.ReLU: ReLU, tnn.Tanh: Tanh, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}[kind]()
+    if kind is tnn.LeakyReLU:
+        return LeakyReLU(module.negative_slope)
+    if kind is tnn.GELU:
+        return GELU(approximate=module.approximate)
+    if kind in (tnn.Softmax, tnn.LogSoftmax):
+        if module.dim is None:
+            _refuse(name, module, "has dim=None (PyTorch's legacy implicit axis): give dim")
+        return (Softmax if kind is tnn.Softmax else LogSoftmax)(axis=module.dim)
+    if kind is tnn.LayerNorm:
+        return LayerNorm(tuple(module.normalized_shape), eps=module.eps,
+                         elementwise_affine=module.elementwise_affine, bias=module.bias is not None)
     if kind is tnn.Flatten:
         return Flatten(module.start_dim, module.end_dim)
     if kind is tnn.MaxPool2d:
@@ -195,8 +222,7 @@ def _minigrad_layer(torch, module, name):
         return AvgPool2d(_as_given(module.kernel_size), _as_given(module.stride), _as_given(module.padding))
     if kind is tnn.Dropout:
         return Dropout(module.p)
-    known = "Sequential, Linear, Conv2d, BatchNorm1d, BatchNorm2d, ReLU, Tanh, Sigmoid, " \
-            "Flatten, MaxPool2d, AvgPool2d, Dropout"
+    known = ", ".join(k.__name__ for k in _TO_TORCH_KNOWN)
     raise NotImplementedError(
         f"nn.from_torch: {_path(name)} is a torch {kind.__name__}, which has no minigrad "
         f"equivalent here (layers that convert: {known}). {_HINT}"

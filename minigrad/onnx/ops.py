@@ -58,7 +58,7 @@ def _broadcast_batch_axis(graph, node, values):
 # ---- elementwise ------------------------------------------------------------------------
 _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow", "Maximum": "Max"}
 _UNARY = {"Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs",
-          "Relu": "Relu", "Tanh": "Tanh", "Sigmoid": "Sigmoid"}
+          "Relu": "Relu", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Erf": "Erf"}
 
 
 def _max_shift_axes(node):
@@ -117,7 +117,23 @@ def _where(graph, node, operand):
     dtype = node.output.dtype
     a = graph.cast(operand(0), dtype, node.layer)
     b = graph.cast(operand(1), dtype, node.layer)
-    c = Value(graph.constant(condition), bool, condition.shape)
+    first = node.inputs[0]
+    if condition.shape == first.shape and np.array_equal(condition, first.data > 0):
+        # where(x > 0, x, ...) (leaky_relu): the mask comes from the data, so compute it
+        zero = graph.constant(np.zeros((), dtype=dtype))
+        c = graph.node("Greater", [a.name, zero], node.layer, bool, a.shape, a.batch_axis)
+    else:
+        c = Value(graph.constant(condition), bool, condition.shape)
+        axis = _broadcast_batch_axis(graph, node, [a, b])
+        own = None if axis is None else axis - (node.output.ndim - condition.ndim)
+        covers_batch = graph.dynamic_batch and own is not None and own >= 0
+        if covers_batch or condition.shape == node.output.shape:
+            raise Unsupported(
+                f"its condition (shape {condition.shape}) is an array fixed when the model was "
+                "traced, most likely a mask computed from the data (a comparison such as "
+                "x > 0.5 records no graph node), which would not follow another input; only "
+                "where(x > 0, ...) (leaky_relu) is recognized and computed in the graph"
+            )
     axis = _broadcast_batch_axis(graph, node, [a, b, c])
     return _result(graph, node, "Where", [c, a, b], axis)
 
