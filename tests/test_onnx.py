@@ -3,6 +3,8 @@
 Skipped where onnx or onnxruntime is not installed (``pip install 'minigrad[onnx]'``).
 """
 
+import importlib.util
+import pathlib
 import warnings
 
 import numpy as np
@@ -14,6 +16,8 @@ from minigrad import nn
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
 def _trained_a_little(model, shape, steps=3):
@@ -317,3 +321,20 @@ def test_export_leaves_no_hook_or_wrapper_behind(tmp_path):
     assert all("forward" not in m.__dict__ for m in model.modules())
     y = model.encoder(mg.randn(2, 4, requires_grad=True))
     assert not hasattr(y._ctx, "export_params")
+
+
+# ---- the example -------------------------------------------------------------------------
+def test_export_example_trains_exports_and_agrees(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("export_example", EXAMPLES / "export.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    output = tmp_path / "digits.onnx"
+    results = example.main(["--epochs", "1", "--train-limit", "256", "--output", str(output)])
+    out = capsys.readouterr().out
+    onnx.checker.check_model(onnx.load(str(output)), full_check=True)
+    assert results["minigrad"]["accuracy"] > 0.3  # ten classes: chance is 0.1
+    runtimes = ["onnxruntime"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    for runtime in runtimes:
+        assert results[runtime]["max_difference"] < 1e-4, runtime
+        assert results[runtime]["class_agreement"] >= 0.99, runtime
+    assert "ONNX Runtime: largest difference from minigrad" in out and "export took" in out
