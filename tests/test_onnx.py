@@ -80,7 +80,7 @@ class TensorOps(nn.Module):
 
     def forward(self, x):
         h = self.first(x)
-        h = (h * self.scale + 0.25) - h.sigmoid() / 2.0
+        h = (h * self.scale + 0.25) - (1.5 - h.sigmoid()) / 2.0 + 0.1 * h ** 2
         h = h.reshape(-1, 2, 4).transpose(0, 2, 1)                 # (N, 4, 2)
         h = h @ mg.tensor([[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]])     # (N, 4, 3)
         h = F.softmax(h, axis=1) + F.log_softmax(h, axis=-1) * 0.1

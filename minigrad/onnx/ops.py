@@ -79,11 +79,11 @@ def _max_shift_axes(node):
 def _binary(graph, node, operand):
     dtype = node.output.dtype
     a = graph.cast(operand(0), dtype, node.layer)
-    if len(node.inputs) == 1:  # a tensor and a number (ops/scalar.py): the number is a param
-        b = graph.initializer(np.asarray(node.params["scalar"], dtype=dtype), "constant")
-        if node.params.get("reverse"):
-            a, b = b, a
-        return _result(graph, node, _BINARY[node.op], [a, b], _broadcast_batch_axis(graph, node, [a, b]))
+    if len(node.inputs) == 1:
+        # a tensor and a Python number: the number is the node's parameter (ops/scalar.py)
+        number = Value(graph.constant(np.asarray(node.params["scalar"], dtype=dtype)), dtype, ())
+        pair = [number, a] if node.params.get("reverse") else [a, number]
+        return _result(graph, node, _BINARY[node.op], pair, a.batch_axis)
     shift_axes = _max_shift_axes(node) if node.op == "Sub" else None
     if shift_axes is not None:
         # The shift is the input's own max: computed in the graph, it follows the data.
