@@ -1,6 +1,7 @@
 """Move a trained minigrad model out: to an ONNX file run by ONNX Runtime, and to PyTorch.
 
-Trains the digits CNN briefly (or loads the state_dict examples/digits_cnn.py saved),
+Trains the digits CNN (Conv-BN-ReLU-MaxPool twice, then Linear) briefly, or loads the
+state_dict examples/digits_cnn.py saved,
 exports it with mg.onnx.export, runs the test digits through ONNX Runtime and through
 nn.to_torch's PyTorch model when those are installed, and prints how far each is from
 minigrad's own logits and how often the predicted classes agree.
@@ -19,14 +20,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import data, nn, optim
 
-
-def digits_cnn():
-    """Conv(1->16, 3x3, pad 1)-BN-ReLU-MaxPool(2), Conv(16->32)-BN-ReLU-MaxPool(2), Linear."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
-    )
+import training  # examples/training.py: the digits CNN and split every digits example uses
 
 
 def train(model, images, labels, epochs, lr, batch_size, seed):
@@ -68,11 +62,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    images, labels = data.load_digits()
-    (train_images, train_labels), (test_images, test_labels) = data.train_test_split(
-        (images, labels), test_fraction=0.2, seed=args.seed)
+    (train_images, train_labels), (test_images, test_labels) = training.digits_split()
     mg.manual_seed(args.seed)
-    model = digits_cnn()
+    model = training.digits_cnn()
     if args.weights:
         model.load_state_dict(mg.load(args.weights))
         model.eval()

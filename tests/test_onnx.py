@@ -324,17 +324,43 @@ def test_export_leaves_no_hook_or_wrapper_behind(tmp_path):
 
 
 # ---- the example -------------------------------------------------------------------------
-def test_export_example_trains_exports_and_agrees(tmp_path, capsys):
+def _export_example(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # it imports examples/training.py
     spec = importlib.util.spec_from_file_location("export_example", EXAMPLES / "export.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    output = tmp_path / "digits.onnx"
-    results = example.main(["--epochs", "1", "--train-limit", "256", "--output", str(output)])
-    out = capsys.readouterr().out
+    return example
+
+
+def _check_example_results(results, output):
     onnx.checker.check_model(onnx.load(str(output)), full_check=True)
-    assert results["minigrad"]["accuracy"] > 0.3  # ten classes: chance is 0.1
     runtimes = ["onnxruntime"] + (["torch"] if importlib.util.find_spec("torch") else [])
     for runtime in runtimes:
         assert results[runtime]["max_difference"] < 1e-4, runtime
         assert results[runtime]["class_agreement"] >= 0.99, runtime
+        assert results[runtime]["accuracy"] == pytest.approx(results["minigrad"]["accuracy"], abs=0.01)
+
+
+def test_export_example_trains_exports_and_agrees(tmp_path, capsys, monkeypatch):
+    example = _export_example(monkeypatch)
+    output = tmp_path / "digits.onnx"
+    results = example.main(["--epochs", "1", "--train-limit", "384", "--batch-size", "16", "--output", str(output)])
+    out = capsys.readouterr().out
+    assert results["minigrad"]["accuracy"] > 0.3  # ten classes: chance is 0.1
+    _check_example_results(results, output)
     assert "ONNX Runtime: largest difference from minigrad" in out and "export took" in out
+
+
+def test_export_example_loads_the_weights_digits_cnn_saved(tmp_path, capsys, monkeypatch):
+    example = _export_example(monkeypatch)
+    import training
+
+    mg.manual_seed(3)
+    model = _trained_a_little(training.digits_cnn(), (1, 8, 8))
+    mg.save(model.state_dict(), tmp_path / "digits_cnn.npz")
+    output = tmp_path / "digits.onnx"
+    results = example.main(["--weights", str(tmp_path / "digits_cnn.npz"), "--output", str(output)])
+    assert "loaded" in capsys.readouterr().out
+    _check_example_results(results, output)
+    initializers = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(output)).graph.initializer}
+    np.testing.assert_array_equal(initializers["1.running_var"], model.state_dict()["1.running_var"])
