@@ -147,6 +147,41 @@ def test_opsets(opset, tmp_path):
     assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [opset]
 
 
+class Elementwise(nn.Module):
+    """One elementwise Tensor method on a bounded input (every one of them has a domain)."""
+
+    def __init__(self, method):
+        super().__init__()
+        self.method = method
+
+    def forward(self, x):
+        x = x.tanh() * 0.9  # in (-0.9, 0.9): inside every domain below once shifted
+        if self.method in ("arccosh",):
+            x = x + 2.0
+        return getattr(x, self.method)()
+
+
+@pytest.mark.parametrize("method", ["sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                                    "arcsinh", "arccosh", "arctanh", "sign", "floor", "ceil", "abs"])
+def test_more_elementwise_ops(method, tmp_path):
+    export_and_run(Elementwise(method), (3, 4), tmp_path)
+
+
+class Statistics(nn.Module):
+    def forward(self, x):
+        padded = mg.nn.functional.pad(x, (1, 2, 0, 1), value=0.5)
+        return padded.mean(axis=(2, 3)) + x.std(axis=-1, ddof=1).sum(axis=-1) + mg.minimum(x, 0.2).var(axis=(2, 3))
+
+
+def test_mean_var_std_pad_minimum(tmp_path):
+    export_and_run(Statistics(), (2, 3, 4), tmp_path)
+
+
+def test_conv_and_pool_with_padding_same(tmp_path):
+    model = nn.Sequential(nn.Conv2d(2, 3, (2, 3), padding="same"), nn.MaxPool2d(2), nn.Conv2d(3, 2, 2, padding="same"))
+    export_and_run(_trained_a_little(model, (2, 6, 7)), (2, 6, 7), tmp_path)
+
+
 def test_parameters_are_initializers_named_as_the_state_dict(tmp_path):
     mg.manual_seed(0)
     model = _trained_a_little(digits_cnn(), (1, 8, 8))

@@ -47,6 +47,24 @@ def _is_sequential(module, base):
 
 
 # ---- minigrad -> PyTorch ------------------------------------------------------------------
+def _torch_padding(module, name, pool=False):
+    """A layer's padding as PyTorch's layer takes it: a pair, or "same"/"valid" for Conv2d;
+    a 4-tuple (left, right, top, bottom) only when its sides agree."""
+    padding = module.padding
+    if isinstance(padding, str) and not pool:
+        return padding
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        left, right, top, bottom = padding
+        if left == right and top == bottom:
+            return (top, left)
+    elif not isinstance(padding, str):
+        return padding
+    raise NotImplementedError(
+        f"nn.to_torch: {_path(name)} ({type(module).__name__}) pads {padding!r}, which "
+        f"PyTorch's {type(module).__name__} layer does not take (pad with F.pad before it)"
+    )
+
+
 def _torch_layer(torch, module, name):
     tnn = torch.nn
     kind = type(module)
@@ -60,7 +78,7 @@ def _torch_layer(torch, module, name):
     if kind is Conv2d:
         return tnn.Conv2d(
             module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
-            padding=module.padding, dilation=module.dilation, groups=module.groups,
+            padding=_torch_padding(module, name), dilation=module.dilation, groups=module.groups,
             bias=module.bias is not None,
         )
     if kind in (BatchNorm1d, BatchNorm2d):
@@ -82,9 +100,10 @@ def _torch_layer(torch, module, name):
     if kind is Flatten:
         return tnn.Flatten(module.start_axis, module.end_axis)
     if kind is MaxPool2d:
-        return tnn.MaxPool2d(module.kernel_size, module.stride, module.padding)
+        return tnn.MaxPool2d(module.kernel_size, module.stride, _torch_padding(module, name, pool=True))
     if kind is AvgPool2d:
-        return tnn.AvgPool2d(module.kernel_size, module.stride, module.padding, count_include_pad=True)
+        return tnn.AvgPool2d(module.kernel_size, module.stride, _torch_padding(module, name, pool=True),
+                             count_include_pad=True)
     if kind is Dropout:
         return tnn.Dropout(module.p)
     known = ", ".join(sorted(k.__name__ for k in _TO_TORCH_KNOWN))
@@ -159,19 +178,9 @@ def _refuse(name, module, why):
     raise NotImplementedError(f"nn.from_torch: {_path(name)} ({type(module).__name__}) {why}")
 
 
-def _conv_padding(name, module):
+def _conv_padding(module):
     padding = module.padding
-    if padding == "valid":
-        return (0, 0)
-    if padding == "same":
-        result = []
-        for kernel, dilation in zip(module.kernel_size, module.dilation):
-            total = dilation * (kernel - 1)
-            if total % 2:
-                _refuse(name, module, "pads 'same' unevenly (an even kernel): minigrad pads both sides alike")
-            result.append(total // 2)
-        return tuple(result)
-    return _pair(padding)
+    return padding if isinstance(padding, str) else _pair(padding)  # "same" agrees with minigrad's
 
 
 def _minigrad_layer(torch, module, name):
@@ -190,7 +199,7 @@ def _minigrad_layer(torch, module, name):
         if module.padding_mode != "zeros":
             _refuse(name, module, f"pads with {module.padding_mode!r}: minigrad pads with zeros only")
         return Conv2d(module.in_channels, module.out_channels, tuple(module.kernel_size),
-                      stride=tuple(module.stride), padding=_conv_padding(name, module),
+                      stride=tuple(module.stride), padding=_conv_padding(module),
                       dilation=tuple(module.dilation), groups=module.groups, bias=module.bias is not None)
     if kind in (tnn.BatchNorm1d, tnn.BatchNorm2d):
         twin = BatchNorm1d if kind is tnn.BatchNorm1d else BatchNorm2d

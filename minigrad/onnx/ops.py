@@ -56,9 +56,13 @@ def _broadcast_batch_axis(graph, node, values):
 
 
 # ---- elementwise ------------------------------------------------------------------------
-_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow", "Maximum": "Max"}
-_UNARY = {"Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs",
-          "Relu": "Relu", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Erf": "Erf"}
+_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
+           "Maximum": "Max", "Minimum": "Min"}
+_UNARY = {"Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "StdFromVar": "Sqrt",
+          "Abs": "Abs", "Relu": "Relu", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Erf": "Erf",
+          "Sin": "Sin", "Cos": "Cos", "Tan": "Tan", "Arcsin": "Asin", "Arccos": "Acos",
+          "Arctan": "Atan", "Sinh": "Sinh", "Cosh": "Cosh", "Arcsinh": "Asinh",
+          "Arccosh": "Acosh", "Arctanh": "Atanh", "Sign": "Sign", "Floor": "Floor", "Ceil": "Ceil"}
 
 
 def _max_shift_axes(node):
@@ -220,6 +224,19 @@ def _concatenate(graph, node, operand):
     return _result(graph, node, "Concat", values, axis, axis=joined)
 
 
+@converts("Pad")
+def _pad(graph, node, operand):
+    a = operand(0)
+    widths = [(int(before), int(after)) for before, after in node.params["widths"]]
+    if graph.dynamic_batch and a.batch_axis is not None and widths[a.batch_axis] != (0, 0):
+        raise Unsupported("padding the batch axis; export with dynamic_batch=False")
+    pads = graph.constant(np.array([b for b, _ in widths] + [e for _, e in widths], dtype=np.int64))
+    value = graph.constant(np.asarray(node.params.get("value", 0), dtype=a.dtype))
+    out = node.output
+    return graph.node("Pad", [a.name, pads, value], node.layer, out.dtype, out.shape, a.batch_axis,
+                      mode="constant")
+
+
 # ---- reductions -------------------------------------------------------------------------
 def _reduce(graph, node, op_type, a, axes, keepdims):
     """ReduceSum/Max/Min over ``axes`` (an input from opset 13 or 18 on, else an attribute)."""
@@ -246,6 +263,14 @@ def _reduce(graph, node, op_type, a, axes, keepdims):
 @converts("Sum")
 def _sum(graph, node, operand):
     return _reduce(graph, node, "ReduceSum", operand(0), node.params["axis"], node.params["keepdims"])
+
+
+@converts("Mean")
+def _mean(graph, node, operand):
+    total = _reduce(graph, node, "ReduceSum", operand(0), node.params["axis"], node.params["keepdims"])
+    divisor = graph.constant(np.asarray(node.params["divisor"], dtype=node.output.dtype))
+    out = node.output
+    return graph.node("Div", [total.name, divisor], node.layer, out.dtype, out.shape, total.batch_axis)
 
 
 @converts("Max")
