@@ -18,7 +18,7 @@ from .creation import (
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .serialization import load, save
-from .tensor import Tensor, concatenate, maximum, minimum, stack, tensor, where
+from .tensor import Tensor, concatenate, from_numpy, maximum, minimum, stack, tensor, where
 
 cat = concatenate  # PyTorch's name
 
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "arange", "cat", "concatenate", "data", "detect_anomaly",
-    "enable_grad", "float32", "float64", "int64", "eye",
+    "enable_grad", "float32", "float64", "from_numpy", "int64", "eye",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "maximum",
     "nn", "no_grad", "onnx", "ones", "optim", "ones_like", "rand", "randn", "save", "stack", "tensor", "trace", "viz", "where",
     "zeros", "zeros_like",

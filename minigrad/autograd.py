@@ -214,6 +214,9 @@ class Function:
                 out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ValueError as error:
             raise ValueError(_shape_message(cls.__name__, str(error), inputs)) from None
+        except TypeError as error:  # NumPy's, for dtypes an op does not take (bool - bool)
+            kinds = " and ".join(str(t.dtype) for t in inputs)
+            raise TypeError(f"{cls.__name__}: {error} (input dtypes {kinds})") from None
         if type(out) is not np.ndarray:
             # NumPy gives a scalar for 0-d operands; forward may have saved that scalar
             scalar, out = out, np.asarray(out)

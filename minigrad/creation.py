@@ -4,7 +4,7 @@ import numpy as np
 
 from . import rng
 from .aliases import torch_names
-from .tensor import DEFAULT_DTYPE, Tensor
+from .tensor import DEFAULT_DTYPE, Tensor, _checked_kind
 
 
 def _shape(shape):
@@ -13,16 +13,21 @@ def _shape(shape):
     return tuple(shape)
 
 
+def _new(array, requires_grad=False):
+    """A Tensor around a freshly made array (no copy: nothing else holds it)."""
+    return Tensor._wrap(_checked_kind(array, "tensor")).requires_grad_(requires_grad)
+
+
 def _dtype(dtype):
     return DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
-    return Tensor(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return _new(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False):
-    return Tensor(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return _new(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad)
 
 
 def zeros_like(tensor, dtype=None, requires_grad=False):
@@ -36,13 +41,13 @@ def ones_like(tensor, dtype=None, requires_grad=False):
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal draws from the generator that ``mg.manual_seed`` seeds."""
     data = rng.generator().standard_normal(_shape(shape)).astype(_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _new(data, requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad=False):
     """Uniform draws in [0, 1) from the generator that ``mg.manual_seed`` seeds."""
     data = rng.generator().random(_shape(shape)).astype(_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _new(data, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None):
@@ -54,12 +59,12 @@ def arange(start, stop=None, step=1, dtype=None):
         values = values.astype(dtype)
     elif values.dtype.kind == "f":
         values = values.astype(DEFAULT_DTYPE)
-    return Tensor(values)
+    return _new(values)
 
 
 def eye(n, m=None, dtype=None):
     """Ones on the diagonal of an (n, m) matrix (m defaults to n), zeros elsewhere."""
-    return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
+    return _new(np.eye(n, m, dtype=_dtype(dtype)))
 
 
 def _fill_dtype(fill_value, dtype):
@@ -81,7 +86,7 @@ def full(shape, fill_value, dtype=None, requires_grad=False):
     ([[7, 7], [7, 7]], dtype('float32'))
     """
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return Tensor(np.full(shape, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad=requires_grad)
+    return _new(np.full(shape, fill_value, dtype=_fill_dtype(fill_value, dtype)), requires_grad)
 
 
 def full_like(tensor, fill_value, dtype=None, requires_grad=False):
@@ -93,5 +98,4 @@ def full_like(tensor, fill_value, dtype=None, requires_grad=False):
 def linspace(start, stop, num=50, dtype=None, requires_grad=False):
     """``num`` evenly spaced values from ``start`` to ``stop``, both included (PyTorch's
     ``steps`` is NumPy's ``num``, accepted as ``steps=``)."""
-    return Tensor(np.linspace(start, stop, num, dtype=np.float64).astype(_dtype(dtype)),
-                  requires_grad=requires_grad)
+    return _new(np.linspace(start, stop, num, dtype=np.float64).astype(_dtype(dtype)), requires_grad)

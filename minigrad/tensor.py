@@ -11,27 +11,58 @@ from .ops import elementwise as ew
 from .ops import binary, linalg, products, rearrange, reduce, special, unary
 from .ops import scalar as scalar_ops, shape as shape_ops
 
+from . import dtypes
 from .dtypes import DEFAULT_DTYPE
 _SCALARS = (int, float, bool, np.generic)
 _REALS = (int, float, np.integer, np.floating)  # bool is an int; np.float64 a float
 
 
+# Tensors hold booleans, integers and floats; strings, objects, complex numbers, dates... do not.
+_KINDS = "biuf"
+
+
 def _to_array(data, dtype):
-    """Python data becomes float32 (floats) or int64 (ints); a NumPy array keeps its dtype."""
+    """A new array: Python floats become float32, Python ints int64; a NumPy array (or a
+    Tensor) is copied and keeps its dtype, as ``torch.tensor`` (``from_numpy`` shares)."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if dtype is not None:
-        return np.array(data, dtype=dtype)
-    array = np.array(data)
-    if isinstance(data, np.generic):
-        return array
-    if array.dtype == np.float64:
-        return array.astype(DEFAULT_DTYPE)
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64, copy=False)
+        array = np.array(data, dtype=dtype)
+    elif dtype is not None:
+        array = np.array(data, dtype=dtype)
+    else:
+        array = np.array(data)
+        if not isinstance(data, np.generic):
+            if array.dtype == np.float64:
+                array = array.astype(DEFAULT_DTYPE)
+            elif array.dtype.kind in "iu":
+                array = array.astype(np.int64, copy=False)
+    return _checked_kind(array, "tensor")
+
+
+def _checked_kind(array, op_name):
+    if array.dtype.kind not in _KINDS:
+        raise TypeError(
+            f"{op_name}: data of dtype {array.dtype} cannot make a tensor; tensors hold "
+            "bool, integers and float16/float32/float64"
+        )
     return array
+
+
+def from_numpy(array):
+    """A Tensor that shares ``array``'s memory (a change to either shows in both), as
+    ``torch.from_numpy``; ``mg.tensor`` copies.
+
+    >>> import numpy as np, minigrad as mg
+    >>> a = np.zeros(2, dtype=np.float32)
+    >>> t = mg.from_numpy(a)
+    >>> a[0] = 5.0
+    >>> t.tolist()
+    [5.0, 0.0]
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._wrap(_checked_kind(array, "from_numpy"))
 
 
 class Tensor:
@@ -41,7 +72,8 @@ class Tensor:
     ----------
     data : scalar, (nested) list, numpy.ndarray or Tensor
         Python floats become float32, Python ints int64; a NumPy array keeps its dtype
-        and is not copied.
+        and is copied (``mg.from_numpy`` shares its memory). Tensors hold bool, integers
+        and float16/32/64; other data (strings, objects, complex) is a TypeError.
     requires_grad : bool
         Record operations on this tensor so ``backward`` can fill ``.grad``.
     dtype : optional
@@ -414,7 +446,16 @@ class Tensor:
             raise ValueError(
                 f"{name}: a tensor of shape {other.shape} cannot update one of shape {self.shape} in place"
             ) from None
-        getattr(self.data, name)(other.data)
+        result = dtypes.result_type([self.data, other.data])
+        if not np.can_cast(result, self.data.dtype, "same_kind"):
+            raise TypeError(
+                f"{name}: the result type {result} of {self.dtype} and {other.dtype} cannot be "
+                f"written into the {self.dtype} tensor in place"
+            )
+        try:
+            getattr(self.data, name)(other.data)
+        except TypeError as error:
+            raise TypeError(f"{name}: {error}") from None
         self._versions[0] += 1
         return self
 

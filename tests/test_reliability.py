@@ -302,3 +302,159 @@ def test_softmax_over_an_empty_axis_is_empty():
             assert y.shape == x.shape and y.dtype == np.float32
             y.sum().backward()
             assert x.grad.shape == x.shape
+
+
+# ---- degenerate layer sizes -----------------------------------------------------------------
+
+def test_layers_with_zero_sizes_initialize_empty_with_pytorchs_warning():
+    with pytest.warns(UserWarning, match="zero-element"):
+        conv = nn.Conv2d(3, 4, 0)
+    assert conv.weight.shape == (4, 3, 0, 0) and conv.bias.shape == (4,)
+    with pytest.warns(UserWarning, match="zero-element"):
+        linear = nn.Linear(0, 2)
+    assert linear.weight.shape == (2, 0) and linear.bias.tolist() == [0.0, 0.0]
+    assert linear(mg.zeros(5, 0)).tolist() == [[0.0, 0.0]] * 5
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: nn.Conv2d(3, 4, -1), ["Conv2d", "kernel_size", "-1"]),
+    (lambda: nn.Conv2d(-3, 4, 3), ["Conv2d", "in_channels", "-3"]),
+    (lambda: nn.Conv2d(3, -4, 3), ["Conv2d", "out_channels", "-4"]),
+    (lambda: nn.Linear(-1, 2), ["Linear", "in_features", "-1"]),
+    (lambda: nn.Linear(2, -5), ["Linear", "out_features", "-5"]),
+    (lambda: nn.BatchNorm1d(-2), ["BatchNorm1d", "num_features", "-2"]),
+], ids=["conv-kernel", "conv-in", "conv-out", "linear-in", "linear-out", "batchnorm"])
+def test_negative_layer_sizes_name_the_layer_and_the_argument(make, words):
+    with pytest.raises(ValueError) as info:
+        make()
+    for word in words:
+        assert word in str(info.value)
+
+
+# ---- what a tensor may hold ---------------------------------------------------------------
+
+@pytest.mark.parametrize("data, kind", [
+    ([1, "a"], "<U"), (["x", "y"], "<U"), ([1, object()], "object"), (np.array([1 + 2j]), "complex"),
+    (np.array([b"ab"]), "S"), (np.array(["2020-01-01"], dtype="datetime64[D]"), "datetime64"),
+], ids=["mixed-str", "str", "object", "complex", "bytes", "datetime"])
+def test_non_numeric_data_is_a_type_error_at_construction_naming_the_dtype(data, kind):
+    with pytest.raises(TypeError, match=f"tensor: .*{kind}.*bool, integers"):
+        mg.tensor(data)
+
+
+def test_bool_int_and_float_data_are_tensors():
+    for dtype in (bool, np.int8, np.int32, np.int64, np.uint8, np.float16, np.float32, np.float64):
+        assert mg.tensor(np.zeros(2, dtype=dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: mg.tensor([True, False]) - mg.tensor([True, True]), "Sub"),
+    (lambda: -mg.tensor([True, False]), "Neg"),
+    (lambda: mg.tensor([True]) ** mg.tensor([-1]), "Pow"),
+], ids=["bool-sub", "bool-neg", "int-negative-power"])
+def test_errors_from_numpy_in_an_op_name_the_op(call, name):
+    with pytest.raises((TypeError, ValueError), match=f"^{name}: "):
+        call()
+
+
+def test_an_in_place_update_that_cannot_be_cast_names_the_operator_and_changes_nothing():
+    x = mg.tensor([1, 2, 3])
+    with pytest.raises(TypeError, match="__iadd__: .*int64.*float32"):
+        x += 0.5
+    assert x.tolist() == [1, 2, 3] and x._version == 0
+
+
+# ---- mg.tensor copies, mg.from_numpy shares ---------------------------------------------------
+
+def test_tensor_copies_an_array_and_from_numpy_shares_it():
+    array = np.array([1.0, 2.0], dtype=np.float32)
+    copied, shared = mg.tensor(array), mg.from_numpy(array)
+    array[0] = 100.0
+    assert copied.tolist() == [1.0, 2.0] and shared.tolist() == [100.0, 2.0]
+    assert shared.dtype == np.float32 and mg.Tensor(array).data is not array
+    source = mg.tensor([1.0, 2.0])
+    again = mg.tensor(source)
+    source += 1
+    assert again.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="from_numpy"):
+        mg.from_numpy([1.0, 2.0])
+
+
+def test_parameters_and_optimizers_still_update_their_own_arrays():
+    layer = nn.Linear(2, 1)
+    weight = layer.weight
+    (layer(mg.ones(1, 2)).sum()).backward()
+    before = weight.data.copy()
+    optim.SGD(layer.parameters(), lr=1.0).step()
+    assert layer.weight is weight and not np.array_equal(weight.data, before)
+    assert np.array_equal(layer.state_dict()["weight"], weight.data)
+
+
+# ---- load_state_dict checks every value before changing anything -----------------------------
+
+@pytest.mark.parametrize("state", [None, [1, 2], "weights", 3], ids=["None", "list", "str", "int"])
+def test_load_state_dict_of_a_non_mapping_is_pytorchs_type_error(state):
+    layer = nn.Linear(2, 1)
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like, got"):
+        layer.load_state_dict(state)
+
+
+def _bn_state(**changes):
+    bn = nn.BatchNorm1d(2)
+    state = bn.state_dict()
+    state.update(changes)
+    return bn, state
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"num_batches_tracked": 2 ** 70}, ["num_batches_tracked", "int64"]),
+    ({"running_mean": np.array([1e40, 0.0])}, ["running_mean", "float32", "overflow"]),
+    ({"weight": np.array([1 + 1j, 2.0])}, ["weight", "complex"]),
+    ({"running_var": np.array(["a", "b"])}, ["running_var"]),
+    ({"num_batches_tracked": np.float64(2.5)}, ["num_batches_tracked", "int64"]),
+], ids=["int-overflow", "float-overflow", "complex", "strings", "fraction-into-int"])
+def test_load_state_dict_rejects_values_that_would_change_and_leaves_state_unchanged(changes, words):
+    bn, state = _bn_state(**changes)
+    before = {name: value.copy() for name, value in bn.state_dict().items()}
+    with pytest.raises(ValueError) as info:
+        bn.load_state_dict(state)
+    for word in words:
+        assert word in str(info.value)
+    for name, value in bn.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_load_state_dict_still_casts_values_that_fit():
+    bn, state = _bn_state(running_mean=np.array([0.5, 1.5]), num_batches_tracked=np.float64(3.0))
+    bn.load_state_dict(state)
+    assert bn.running_mean.dtype == np.float32 and bn.running_mean.tolist() == [0.5, 1.5]
+    assert int(bn.num_batches_tracked.item()) == 3
+
+
+# ---- batch_norm's running statistics ------------------------------------------------------------
+
+@pytest.mark.parametrize("impl", ["fused", "composed"])
+def test_batch_norm_updates_numpy_running_statistics_in_place(impl):
+    x = mg.tensor(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32))
+    mean, var = np.zeros(3, dtype=np.float32), np.ones(3, dtype=np.float32)
+    expected_mean, expected_var = mg.zeros(3), mg.ones(3)
+    F.batch_norm(x, expected_mean, expected_var, training=True, impl=impl)
+    F.batch_norm(x, mean, var, training=True, impl=impl)
+    np.testing.assert_allclose(mean, expected_mean.numpy())
+    np.testing.assert_allclose(var, expected_var.numpy())
+    out = F.batch_norm(x, mean, var, training=False, impl=impl)
+    assert out.shape == (8, 3)
+
+
+@pytest.mark.parametrize("impl", ["fused", "composed"])
+def test_batch_norm_rejects_integer_running_statistics(impl):
+    x = mg.randn(8, 3)
+    mean, var = mg.tensor([0, 0, 0]), mg.tensor([1, 1, 1])
+    with pytest.raises(TypeError, match="batch_norm: running_mean .*int64"):
+        F.batch_norm(x, mean, var, training=True, impl=impl)
+    assert mean.tolist() == [0, 0, 0] and var.tolist() == [1, 1, 1]
+    bn = nn.BatchNorm1d(3, impl=impl)
+    bn.running_var = mg.tensor([1, 1, 1])
+    with pytest.raises(TypeError, match="running_var .*int64"):
+        bn(x)
+    assert int(bn.num_batches_tracked.item()) == 0

@@ -21,13 +21,14 @@ def test_python_data_becomes_float32_or_int64():
     assert mg.Tensor([1.0]).dtype == np.float32
 
 
-def test_numpy_array_keeps_its_dtype_and_is_not_copied():
+def test_numpy_array_keeps_its_dtype_and_is_copied():
     for dtype in (np.float64, np.float32, np.int32, np.int64):
         array = np.arange(3).astype(dtype)
         t = mg.tensor(array)
         assert t.dtype == dtype
     array = np.ones(3)
-    assert mg.Tensor(array).data is array
+    assert not np.shares_memory(mg.Tensor(array).data, array)  # mg.from_numpy shares
+    assert mg.from_numpy(array).data is array
     assert mg.tensor([1, 2], dtype=np.float64).dtype == np.float64
 
 

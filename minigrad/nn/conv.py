@@ -4,7 +4,7 @@ import numpy as np
 
 from . import functional as F
 from ..ops.conv import _pair, avg_pool2d
-from .init import reset_linear_like
+from .init import _check_sizes, reset_linear_like
 from .module import Module, Parameter
 
 
@@ -29,6 +29,8 @@ class Conv2d(Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
+        _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels,
+                    kernel_size=self.kernel_size)
         self.stride = _pair(stride, "stride", "Conv2d")
         self.padding = _layer_padding(padding, "Conv2d")
         if self.padding == "same" and _pair(stride, "stride", "Conv2d") != (1, 1):

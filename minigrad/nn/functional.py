@@ -1,10 +1,12 @@
 """Functional forms of the layers: stateless functions of tensors."""
 
+import functools
+
 import numpy as np
 
 from .. import rng
 from ..aliases import torch_names
-from ..ops.batchnorm import batch_norm  # noqa: F401  (composed and fused, see ops/batchnorm.py)
+from ..ops import batchnorm as _batchnorm
 from ..ops import conv as _conv
 from ..ops.conv import avg_pool2d  # noqa: F401  (im2col, see ops/conv.py)
 from ..ops.pad import Pad
@@ -12,6 +14,36 @@ from ..ops.reduce import normalize_axis
 from ..tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+@functools.wraps(_batchnorm.batch_norm)
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, impl="fused"):
+    # The running statistics are updated in place: a NumPy array is used as it is (the
+    # update lands in it), and an integer one would silently truncate the update.
+    running_mean = _running_statistic(running_mean, "running_mean")
+    running_var = _running_statistic(running_var, "running_var")
+    weight = None if weight is None else as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    return _batchnorm.batch_norm(x, running_mean, running_var, weight, bias, training,
+                                 momentum, eps, impl=impl)
+
+
+def _running_statistic(value, name):
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = Tensor._wrap(value)  # shares the array's memory
+    elif not isinstance(value, Tensor):
+        raise TypeError(f"batch_norm: {name} must be a Tensor, an ndarray or None, got {type(value).__name__}")
+    if value.dtype.kind != "f":
+        raise TypeError(
+            f"batch_norm: {name} has dtype {value.dtype}; running statistics must be floating "
+            "point (they are updated in place, and an integer array would truncate the update)"
+        )
+    if not value.data.flags.writeable:
+        raise ValueError(f"batch_norm: {name} is read-only, and it is updated in place")
+    return value
 
 
 def linear(x, weight, bias=None):

@@ -1,6 +1,7 @@
 """PyTorch's default initializations, drawn from the generator ``mg.manual_seed`` seeds."""
 
 import math
+import warnings
 
 from .. import rng
 from ..autograd import no_grad
@@ -14,6 +15,14 @@ def fan_in(weight):
     return weight.shape[1] * receptive_field
 
 
+def _check_sizes(layer, **sizes):
+    """Raise a ValueError naming ``layer`` and the argument for a negative size."""
+    for name, value in sizes.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if any(v < 0 for v in values):
+            raise ValueError(f"{layer}: {name} must be >= 0, got {value}")
+
+
 @no_grad()
 def uniform_(tensor, low, high):
     tensor.data[...] = rng.generator().uniform(low, high, size=tensor.shape)
@@ -21,7 +30,13 @@ def uniform_(tensor, low, high):
 
 
 def kaiming_uniform_(tensor, a=0.0):
-    """He-uniform with leaky-ReLU slope ``a``: bound = sqrt(6 / ((1 + a**2) * fan_in))."""
+    """He-uniform with leaky-ReLU slope ``a``: bound = sqrt(6 / ((1 + a**2) * fan_in)).
+
+    A tensor with no elements is left as it is, with PyTorch's warning.
+    """
+    if tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return tensor
     bound = math.sqrt(6.0 / ((1.0 + a * a) * fan_in(tensor)))
     return uniform_(tensor, -bound, bound)
 

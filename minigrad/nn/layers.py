@@ -4,7 +4,7 @@ import numpy as np
 
 from . import functional as F
 from ..aliases import torch_names
-from .init import reset_linear_like
+from .init import _check_sizes, reset_linear_like
 from .module import Module, Parameter
 
 
@@ -18,6 +18,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        _check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))

@@ -2,6 +2,7 @@
 
 import weakref
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -33,6 +34,29 @@ def live_modules():
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _cast_exactly(value, dtype):
+    """``value`` as an array of ``dtype``, or an error where the cast would change it:
+    finite floats that overflow to inf, complex numbers, fractions or out-of-range
+    integers into an integer dtype, non-numeric data."""
+    source = np.asarray(value)
+    kind = source.dtype.kind
+    if kind == "c":
+        raise TypeError("complex values cannot be loaded into a real tensor")
+    if kind not in "biuf":
+        raise TypeError(f"values of dtype {source.dtype} are not numbers")
+    if dtype.kind in "iu" and kind in "iuf":
+        if kind == "f" and not np.all(np.isfinite(source) & (source == np.round(source))):
+            raise ValueError("values that are not whole numbers would be truncated")
+        info = np.iinfo(dtype)
+        if source.size and (source.min() < info.min or source.max() > info.max):
+            raise OverflowError(f"values outside [{info.min}, {info.max}] would overflow")
+    with np.errstate(over="ignore"):
+        cast = source.astype(dtype)
+    if dtype.kind == "f" and kind == "f" and np.any(np.isinf(cast) & np.isfinite(source)):
+        raise OverflowError(f"finite values beyond the range of {dtype} would overflow to inf")
+    return cast
 
 
 class Module:
@@ -215,6 +239,8 @@ class Module:
         With ``strict``, missing or unexpected names raise KeyError; wrong shapes always
         raise ValueError. Everything is checked before anything is copied.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = self._state_tensors()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -230,8 +256,8 @@ class Module:
             value = state_dict[name]
             value = value.data if isinstance(value, Tensor) else value
             try:
-                value = np.asarray(value, dtype=tensor.dtype)  # cast now: fail before copying
-            except (TypeError, ValueError) as error:
+                value = _cast_exactly(value, tensor.dtype)  # cast now: fail before copying
+            except (TypeError, ValueError, OverflowError) as error:
                 wrong_shapes.append(f"{name}: cannot be read as {tensor.dtype} ({error})")
                 continue
             if value.shape != tensor.shape:

@@ -2,8 +2,10 @@
 
 import numpy as np
 
-from ..ops.batchnorm import IMPLS, batch_norm
+from ..ops.batchnorm import IMPLS
 from ..tensor import Tensor
+from .functional import batch_norm
+from .init import _check_sizes
 from .module import Module, Parameter
 
 
@@ -18,6 +20,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, impl="fused"):
         super().__init__()
+        _check_sizes(type(self).__name__, num_features=num_features)
         if impl not in IMPLS:
             raise ValueError(f"{type(self).__name__}: impl must be one of {IMPLS}, got {impl!r}")
         self.num_features = num_features
