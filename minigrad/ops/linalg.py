@@ -41,12 +41,27 @@ class MatMul(Function):
         if b.ndim == 1:
             g2 = g2.unsqueeze(-1)
         grad_a = grad_b = None
+        # A gradient takes its operand's memory layout: for Linear's ``weight.T`` (a
+        # transposed view) the product is computed transposed, so that weight.grad comes
+        # out contiguous; the optimizer reads it several times, and a transposed read of
+        # a large matrix is several times slower.
         if ctx.needs_input_grad[0]:
-            grad_a = g2 @ _swap_last(b2)  # batch axes are summed away by the engine
+            if _transposed(a.data) and g2.ndim == 2:
+                grad_a = _swap_last(b2 @ _swap_last(g2))
+            else:
+                grad_a = g2 @ _swap_last(b2)  # batch axes are summed away by the engine
             if a.ndim == 1:
                 grad_a = grad_a.squeeze(-2)
         if ctx.needs_input_grad[1]:
-            grad_b = _swap_last(a2) @ g2
+            if _transposed(b.data) and a2.ndim == 2:
+                grad_b = _swap_last(_swap_last(g2) @ a2)
+            else:
+                grad_b = _swap_last(a2) @ g2
             if b.ndim == 1:
                 grad_b = grad_b.squeeze(-1)
         return grad_a, grad_b
+
+
+def _transposed(array):
+    """A 2-D array laid out column by column (the transpose of a contiguous one)."""
+    return array.ndim == 2 and array.flags.f_contiguous and not array.flags.c_contiguous
