@@ -173,7 +173,24 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * _constant((out.data > 0).astype(grad.dtype))
+        return ReluBackward.apply(grad, out)
+
+
+class ReluBackward(Function):
+    """grad where out > 0, else 0, as one node: two passes (compare, multiply by the bool
+    mask), not three (a float mask first), and no separate op."""
+
+    @staticmethod
+    def forward(ctx, grad, out):
+        ctx.save_for_backward(out)
+        return grad * (out > 0)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        (out,) = ctx.saved_tensors
+        # linear in grad; the mask is piecewise constant in out, so out gets no gradient
+        grad_of_grad = ReluBackward.apply(grad_grad, out) if ctx.needs_input_grad[0] else None
+        return grad_of_grad, None
 
 
 class Tanh(Function):
