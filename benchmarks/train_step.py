@@ -227,7 +227,7 @@ def main():
     parser.add_argument("--models", default="mlp,cnn,block")
     parser.add_argument("--no-compile", action="store_true", help="skip the fresh-process compile timing")
     args = parser.parse_args()
-    names = args.models.split(",")
+    names = [name for name in args.models.split(",") if name]  # --models "" times the optimizers alone
 
     # minigrad's first steps, before PyTorch is imported
     steps, first = {}, {}
