@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from minigrad.backend import batchnorm as fused
 from minigrad.kernels import batchnorm as kernels
 
 JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
@@ -43,7 +44,7 @@ def test_partial_sums_add_up_whatever_the_chunking(shape, chunks):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_channel_stats(shape, dtype):
     x, _ = draw(shape, dtype)
-    mean, var = kernels.channel_stats(x)
+    mean, var = fused.channel_stats(x)
     assert mean.dtype == var.dtype == np.float64
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(mean, x64.mean(axis=(0, 2)), rtol=1e-12)
@@ -52,7 +53,7 @@ def test_channel_stats(shape, dtype):
 
 def test_nchw_stats_equal_numpy_over_axes_0_2_3():
     x = np.random.default_rng(1).standard_normal((3, 4, 2, 5))
-    mean, var = kernels.channel_stats(x.reshape(3, 4, 10))
+    mean, var = fused.channel_stats(x.reshape(3, 4, 10))
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
     np.testing.assert_allclose(var, x.var(axis=(0, 2, 3)), rtol=1e-12)
 
@@ -60,7 +61,7 @@ def test_nchw_stats_equal_numpy_over_axes_0_2_3():
 def test_stats_survive_a_large_offset_in_float32():
     noise = np.random.default_rng(2).standard_normal((16, 2, 8))
     x = (1e4 + noise).astype(np.float32)
-    mean, var = kernels.channel_stats(x)
+    mean, var = fused.channel_stats(x)
     exact = x.astype(np.float64)
     np.testing.assert_allclose(mean, exact.mean(axis=(0, 2)), rtol=1e-12)
     np.testing.assert_allclose(var, exact.var(axis=(0, 2)), rtol=1e-9)
@@ -75,7 +76,7 @@ def test_normalize_is_a_per_channel_affine_map(dtype):
     mean = np.array([0.5, -1.0, 2.0])
     scale = np.array([2.0, 0.5, -1.0])
     shift = np.array([0.0, 1.0, 3.0])
-    y = kernels.normalize(x, mean, scale, shift)
+    y = fused.normalize(x, mean, scale, shift)
     assert y.dtype == dtype and y.shape == x.shape
     expected = (x.astype(np.float64) - mean[:, None]) * scale[:, None] + shift[:, None]
     np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
@@ -86,10 +87,10 @@ def test_input_grad_is_the_closed_form(shape):
     x, dy = draw(shape, seed=3)
     gamma = np.linspace(0.5, 2.0, shape[1])
     eps = 1e-5
-    mean, var = kernels.channel_stats(x)
+    mean, var = fused.channel_stats(x)
     invstd = 1 / np.sqrt(var + eps)
-    sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x, dy, mean, invstd)
-    dx = kernels.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+    sum_dy, sum_dy_xhat = fused.channel_grad_sums(x, dy, mean, invstd)
+    dx = fused.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
     # the textbook steps: dxhat, dvar, dmean, then dx (with M values per channel)
     count = shape[0] * shape[2]
     axes = (0, 2)
@@ -110,14 +111,14 @@ def test_input_grad_matches_finite_differences():
     gamma, eps = np.array([1.5, -0.5]), 1e-5
 
     def loss(values):
-        mean, var = kernels.channel_stats(values)
-        y = kernels.normalize(values, mean, gamma / np.sqrt(var + eps), np.zeros(2))
+        mean, var = fused.channel_stats(values)
+        y = fused.normalize(values, mean, gamma / np.sqrt(var + eps), np.zeros(2))
         return (y * dy).sum()
 
-    mean, var = kernels.channel_stats(x)
+    mean, var = fused.channel_stats(x)
     invstd = 1 / np.sqrt(var + eps)
-    sums = kernels.channel_grad_sums(x, dy, mean, invstd)
-    dx = kernels.input_grad(x, dy, mean, invstd, gamma, *sums)
+    sums = fused.channel_grad_sums(x, dy, mean, invstd)
+    dx = fused.input_grad(x, dy, mean, invstd, gamma, *sums)
     numeric = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         plus, minus = x.copy(), x.copy()
@@ -128,8 +129,8 @@ def test_input_grad_matches_finite_differences():
 
 
 def test_the_chunking_depends_on_the_batch_only():
-    assert kernels.chunk_count(np.empty((4, 3, 5))) == 4
-    assert kernels.chunk_count(np.empty((1000, 3, 1))) == kernels.CHUNKS
+    assert fused.chunk_count(np.empty((4, 3, 5))) == 4
+    assert fused.chunk_count(np.empty((1000, 3, 1))) == fused.CHUNKS
 
 
 @pytest.mark.parametrize("shape", [(40, 6, 1), (9, 5, 20)])
@@ -140,7 +141,7 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
     c = shape[1]
     gamma, beta = np.linspace(0.5, 2.0, c), np.linspace(-1.0, 1.0, c)
     mean, invstd = x.mean(axis=(0, 2)).astype(np.float64), np.linspace(1.0, 2.0, c)
-    chunks = kernels.chunk_count(x)
+    chunks = fused.chunk_count(x)
     calls = [
         (kernels.stats_partial_sums, lambda: (x, x[0, :, 0].astype(np.float64), chunks)),
         (kernels.grad_partial_sums, lambda: (x, dy, mean, chunks)),
@@ -178,11 +179,11 @@ def test_channel_at_a_time_path_matches_the_batch_chunked_path(shape, dtype, rto
     beta = np.linspace(-1.0, 1.0, shape[1])
     results = {}
     for path, min_run in (("by_channel", 1), ("chunked", 10**9)):
-        monkeypatch.setattr(kernels, "BY_CHANNEL_MIN_RUN", min_run)
-        assert kernels.by_channel(x) == (path == "by_channel")
-        y, mean, var = kernels.train_forward(x, gamma, beta, 1e-5)
+        monkeypatch.setattr(fused, "BY_CHANNEL_MIN_RUN", min_run)
+        assert fused.by_channel(x) == (path == "by_channel")
+        y, mean, var = fused.train_forward(x, gamma, beta, 1e-5)
         invstd = 1.0 / np.sqrt(var + 1e-5)
-        dx, sum_dy, sum_dy_xhat = kernels.train_backward(x, dy, mean, invstd, gamma)
+        dx, sum_dy, sum_dy_xhat = fused.train_backward(x, dy, mean, invstd, gamma)
         results[path] = [a.copy() for a in (y, mean, var, dx, sum_dy, sum_dy_xhat)]
     # against NumPy, and against each other
     mean = x.astype(np.float64).mean(axis=(0, 2))

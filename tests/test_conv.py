@@ -293,13 +293,14 @@ def test_conv2d_module_trains():
 def test_conv2d_both_column_layouts(monkeypatch, flat, x_shape, w_shape, padding, dilation, groups):
     # Stride 1 may use the flat layout (rows of outputs span the padded width); force
     # each layout and check forward, first and second derivatives.
+    from minigrad.backend import conv as conv_backend
     from minigrad.ops import conv as conv_ops
 
-    monkeypatch.setattr(conv_ops, "FLAT_MAX_WASTE", 100.0 if flat else -1.0)
+    monkeypatch.setattr(conv_backend, "FLAT_MAX_WASTE", 100.0 if flat else -1.0)
     x, w = draw(*x_shape, seed=1), draw(*w_shape, seed=2)
     geometry = conv_ops.Geometry((1, 1), (padding,) * 2 if isinstance(padding, int) else padding,
                                  (dilation,) * 2 if isinstance(dilation, int) else dilation, groups)
-    _, width = conv_ops._layout(x_shape, w_shape[2:], geometry)
+    width = conv_backend.plan(x_shape, w_shape[0], w_shape[2:], geometry, x, w).width
     assert (width == x_shape[3] + 2 * geometry.padding[1]) == flat
     out = F.conv2d(mg.tensor(x), mg.tensor(w), None, 1, padding, dilation, groups)
     expected = reference_conv2d(x, w, None, 1, padding, dilation, groups)
@@ -329,9 +330,9 @@ def test_conv2d_results_never_alias_the_workspace():
 
 
 def conv_workspace_arrays():
-    from minigrad.ops import conv as conv_ops
+    from minigrad.runtime import memory
 
-    return list(conv_ops._workspace.arrays.values())
+    return memory.held(outliving=False)
 
 
 def reference_conv2d_grads(x, w, grad, padding):
@@ -362,7 +363,9 @@ def test_conv2d_same_layout_shape_different_kernels():
         dx, dw = reference_conv2d_grads(x, w, grad, (1, 1))
         np.testing.assert_allclose(xt.grad.data, dx, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(wt.grad.data, dw, rtol=1e-10, atol=1e-10)
-    assert conv_workspace_arrays(), "the shapes above are meant to use the workspace"
+    from minigrad.runtime import memory
+
+    assert conv_workspace_arrays() or memory.debugging(), "the shapes above are meant to use the workspace"
 
 
 @pytest.mark.parametrize("padding", [0, 1])

@@ -1,5 +1,5 @@
-"""The Numba kernels of conv2d (minigrad/kernels/conv.py), against the NumPy code of
-minigrad/ops/conv.py, and conv2d forced onto them on small shapes.
+"""The Numba kernels of conv2d (minigrad/kernels/conv.py), against the NumPy reference
+(minigrad/backend/reference.py), and conv2d forced onto them on small shapes.
 
 Small shapes only: CI also runs this file with ``NUMBA_DISABLE_JIT=1``, so the
 kernels' index arithmetic is covered as plain Python.
@@ -13,8 +13,11 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn.functional as F
-from minigrad.kernels import conv as kernels
+from minigrad.backend import conv as conv_backend
+from minigrad.backend import reference
+from minigrad.nn import checks
 from minigrad.ops import conv as conv_ops
+from minigrad.runtime import memory
 
 # (x shape, kernel, stride, padding, dilation)
 GEOMETRIES = [
@@ -37,20 +40,35 @@ def ids(case):
     return f"x{shape}-k{kernel}-s{stride}-p{padding}-d{dilation}".replace(" ", "")
 
 
+def force(monkeypatch, wanted):
+    """Make conv2d take path ``wanted`` wherever it can (dtypes the kernels are not
+    compiled for take the reference; Winograd only where it applies)."""
+    def choose(input_shape, c_out, kernel, geometry, dtypes):
+        if any(d not in conv_backend.KERNEL_DTYPES for d in dtypes):
+            return "reference"
+        if wanted == "winograd" and not conv_backend.winograd_possible(kernel, geometry, dtypes):
+            return "columns"
+        return wanted
+
+    monkeypatch.setattr(conv_backend, "choose", choose)
+
+
 def numpy_path(monkeypatch):
-    """Make the NumPy code of ops/conv.py take every shape, in its strided layout."""
-    monkeypatch.setattr(conv_ops, "KERNEL_MIN_SIZE", 1 << 62)
-    monkeypatch.setattr(conv_ops, "FLAT_MAX_WASTE", -1.0)
+    """The NumPy reference for every shape."""
+    force(monkeypatch, "reference")
 
 
 def numba_path(monkeypatch):
-    monkeypatch.setattr(conv_ops, "KERNEL_MIN_SIZE", 0)
+    force(monkeypatch, "columns")
 
 
 def winograd_path(monkeypatch):
     """The kernels, and Winograd for every 3x3 stride-1 convolution, however few channels."""
-    numba_path(monkeypatch)
-    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", 1)
+    force(monkeypatch, "winograd")
+
+
+def out_size(shape, kernel, geometry):
+    return reference.conv_output_size(shape, kernel, geometry)
 
 
 def draw(*shape, seed=0, dtype=np.float64):
@@ -64,19 +82,18 @@ def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype):
     shape, kernel, stride, padding, dilation = case
     geometry = conv_ops.Geometry(stride, padding, dilation, 1)
     x = draw(*shape, seed=1, dtype=dtype)
-    (oh, ow), _ = conv_ops._layout(shape, kernel, geometry)
-    expected = conv_ops.im2col(x, kernel, geometry)[0]
-    columns = kernels.im2col(x, kernel, geometry, (oh, ow))
+    oh, ow = out_size(shape, kernel, geometry)
+    expected = reference.im2col(x, kernel, geometry)[0]
+    columns = conv_backend.kernel_im2col(x, kernel, geometry)
     assert columns.dtype == dtype and columns.flags.c_contiguous
     np.testing.assert_array_equal(columns, expected)
     # every element is written: a recycled buffer full of garbage gives the same result
     dirty = np.full_like(columns, np.nan)
-    np.testing.assert_array_equal(kernels.im2col(x, kernel, geometry, (oh, ow), out=dirty), expected)
+    np.testing.assert_array_equal(conv_backend.kernel_im2col(x, kernel, geometry, out=dirty), expected)
 
     d_columns = draw(*columns.shape, seed=2, dtype=dtype)
-    expected = conv_ops.col2im(d_columns[None], shape, kernel, geometry)
-    dx = kernels.col2im(d_columns, shape, kernel, geometry, (oh, ow),
-                        out=np.full(shape, np.nan, dtype))
+    expected = reference.col2im(d_columns[None], shape, kernel, geometry)
+    dx = conv_backend.kernel_col2im(d_columns, shape, kernel, geometry, out=np.full(shape, np.nan, dtype))
     assert dx.dtype == dtype and dx.shape == shape
     np.testing.assert_allclose(dx, expected, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6)
 
@@ -85,11 +102,11 @@ def test_im2col_and_col2im_equal_numpy(monkeypatch, case, dtype):
 def test_col2im_is_the_adjoint_of_im2col(case):
     shape, kernel, stride, padding, dilation = case
     geometry = conv_ops.Geometry(stride, padding, dilation, 1)
-    (oh, ow), _ = conv_ops._layout(shape, kernel, geometry)
+    oh, ow = out_size(shape, kernel, geometry)
     a = draw(*shape, seed=3)
-    columns = kernels.im2col(a, kernel, geometry, (oh, ow))
+    columns = conv_backend.kernel_im2col(a, kernel, geometry)
     b = draw(*columns.shape, seed=4)
-    np.testing.assert_allclose((columns * b).sum(), (a * kernels.col2im(b, shape, kernel, geometry, (oh, ow))).sum())
+    np.testing.assert_allclose((columns * b).sum(), (a * conv_backend.kernel_col2im(b, shape, kernel, geometry)).sum())
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -97,15 +114,15 @@ def test_layout_changes(dtype):
     n, c_out, oh, ow = 3, 4, 2, 5
     product = draw(c_out, n * oh * ow, seed=5, dtype=dtype)
     bias = draw(c_out, seed=6, dtype=dtype)
-    out = kernels.output_from_product(product, bias, n, (oh, ow))
+    out = conv_backend.kernel_output(product, bias, n, (oh, ow))
     expected = product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3) + bias.reshape(1, -1, 1, 1)
     assert out.dtype == dtype and out.shape == (n, c_out, oh, ow)
     np.testing.assert_array_equal(out, expected)
-    no_bias = kernels.output_from_product(product, None, n, (oh, ow))
+    no_bias = conv_backend.kernel_output(product, None, n, (oh, ow))
     np.testing.assert_array_equal(no_bias, product.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3))
 
     grad = draw(n, c_out, oh, ow, seed=7, dtype=dtype)
-    rows = kernels.grad_rows(grad[:, :, ::-1])  # a view: read through its strides
+    rows = conv_backend.kernel_grad_rows(grad[:, :, ::-1])  # a view: read through its strides
     np.testing.assert_array_equal(rows, grad[:, :, ::-1].transpose(1, 0, 2, 3).reshape(c_out, -1))
 
 
@@ -161,8 +178,11 @@ KEPT = [((3, 3), 1, (36, 8, 3)), ((2, 2), 0, (12, 50))]
 def test_kept_arrays_survive_a_second_forward(monkeypatch, kernel, padding, kept_shape):
     # The columns (or tiles) kept for the weight gradient are recycled only once nothing
     # refers to them: two forwards of one shape, then the two backwards.
+    if memory.debugging():
+        pytest.skip("debug mode reuses nothing")
     winograd_path(monkeypatch)
-    conv_ops._recycler.clear()
+    monkeypatch.setattr(memory, "OUTLIVING_MIN_BYTES", 0)  # these small arrays too
+    memory.clear()
     x1, x2 = draw(2, 3, 6, 6, seed=1), draw(2, 3, 6, 6, seed=2)
     w = mg.tensor(draw(4, 3, *kernel, seed=3), requires_grad=True)
     first = F.conv2d(mg.tensor(x1), w, padding=padding)
@@ -181,17 +201,17 @@ def test_kept_arrays_survive_a_second_forward(monkeypatch, kernel, padding, kept
     winograd_path(monkeypatch)
     del first, second
     F.conv2d(mg.tensor(x1), w, padding=padding)
-    shapes = sorted(array.shape for array in conv_ops._recycler.arrays)
+    shapes = sorted(array.shape for array in memory.held(scratch=False))
     assert shapes == sorted([grad.shape] * 2 + [kept_shape] * 2)
 
 
 def test_numba_is_imported_only_for_a_large_convolution():
     code = (
         "import sys, numpy as np, minigrad as mg, minigrad.nn.functional as F\n"
-        "from minigrad.ops import conv\n"
+        "from minigrad.backend import conv\n"
         "F.conv2d(mg.ones(2, 1, 8, 8), mg.ones(4, 1, 3, 3), padding=1)\n"
         "assert 'numba' not in sys.modules\n"
-        "conv.KERNEL_MIN_SIZE = 0\n"
+        "conv.choose = lambda *arguments: 'columns'\n"
         "F.conv2d(mg.ones(2, 1, 8, 8), mg.ones(4, 1, 3, 3), padding=1)\n"
         "from minigrad.runtime import threads\n"
         "print(threads.layer())\n"
@@ -218,7 +238,7 @@ def test_other_dtypes_take_numpy_in_the_same_layout(monkeypatch):
 
 
 # ---- Winograd's F(4x4, 3x3): 3x3 kernels, stride 1, no dilation, one group ----------------
-from minigrad.kernels import winograd  # noqa: E402
+from minigrad.backend import winograd  # noqa: E402
 
 # (x shape, C_out, padding): odd sizes, partial tiles, batch 1, one channel, wide padding
 WINOGRAD = [
@@ -245,10 +265,10 @@ def conv_both_paths(monkeypatch, x, w, b, padding, upstream):
 @pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD)
 def test_winograd_is_chosen_and_equals_numpy_in_float64(monkeypatch, x_shape, c_out, padding):
     x, w, b = draw(*x_shape, seed=1), draw(c_out, x_shape[1], 3, 3, seed=2), draw(c_out, seed=3)
-    geometry = conv_ops.Geometry((1, 1), conv_ops._pair(padding, "padding", "test"), (1, 1), 1)
+    geometry = conv_ops.Geometry((1, 1), checks.pair(padding, "padding", "test"), (1, 1), 1)
     winograd_path(monkeypatch)
-    assert conv_ops._path(x_shape, (3, 3), geometry, x, w) == "winograd"
-    (oh, ow), _ = conv_ops._layout(x_shape, (3, 3), geometry)
+    assert conv_backend.plan(x_shape, c_out, (3, 3), geometry, x, w).path == "winograd"
+    oh, ow = out_size(x_shape, (3, 3), geometry)
     expected, got = conv_both_paths(monkeypatch, x, w, b, padding, draw(x_shape[0], c_out, oh, ow, seed=4))
     for a, e in zip(got, expected):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
@@ -277,21 +297,30 @@ def test_winograd_passes_gradcheck_and_gradgradcheck(monkeypatch):
     assert mg.gradgradcheck(fn, inputs)
 
 
-@pytest.mark.parametrize("stride, dilation, groups, channels, path", [
-    (1, 1, 1, 16, "winograd"), (2, 1, 1, 16, "columns"), (1, 2, 1, 16, "columns"),
-    (1, 1, 2, 16, "columns"),
-    (1, 1, 1, 15, "columns"),  # few input channels: below WINOGRAD_MIN_CHANNELS
+@pytest.mark.parametrize("stride, dilation, groups, possible", [
+    (1, 1, 1, True), (2, 1, 1, False), (1, 2, 1, False), (1, 1, 2, False),
 ])
-def test_which_path_runs(monkeypatch, stride, dilation, groups, channels, path):
-    numba_path(monkeypatch)
+def test_where_winograd_applies(stride, dilation, groups, possible):
     geometry = conv_ops.Geometry((stride, stride), (1, 1), (dilation, dilation), groups)
-    x = np.zeros((2, channels, 8, 8))
-    assert conv_ops._path(x.shape, (3, 3), geometry, x) == path
-    assert conv_ops._path(x.shape, (3, 3), geometry, x.astype(np.float16)) == "columns"
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    assert conv_backend.winograd_possible((3, 3), geometry, (f64, f64)) == possible
+    assert not conv_backend.winograd_possible((3, 2), geometry, (f64, f64))
     # mixed float32 and float64: the columns, which promote before multiplying
-    assert conv_ops._path(x.shape, (3, 3), geometry, x, x.astype(np.float32)) == "columns"
-    numpy_path(monkeypatch)
-    assert conv_ops._path(x.shape, (3, 3), geometry, x) == "columns"  # small problems: NumPy
+    assert not conv_backend.winograd_possible((3, 3), geometry, (f64, f32))
+
+
+def test_the_path_follows_dtype_backend_and_size():
+    geometry = conv_ops.Geometry((1, 1), (1, 1), (1, 1), 1)
+    x, w = np.zeros((2, 16, 8, 8)), np.zeros((16, 16, 3, 3))
+    assert conv_backend.plan(x.shape, 16, (3, 3), geometry, x.astype(np.float16), w).path == "reference"
+    small = np.zeros((1, 1, 4, 4))
+    assert conv_backend.plan(small.shape, 1, (3, 3), geometry, small, w).path == "numpy"
+    from minigrad import backend
+
+    with backend.use("reference"):
+        assert conv_backend.plan(x.shape, 16, (3, 3), geometry, x, w).path == "reference"
+    large = np.zeros((8, 16, 16, 16))
+    assert conv_backend.plan(large.shape, 16, (3, 3), geometry, large, w).path in ("numpy", "columns", "winograd")
 
 
 def test_winograd_transforms_are_adjoint_pairs():

@@ -1,18 +1,18 @@
 """Batch normalization kernels over (N, C, S) C-contiguous arrays (S = H * W, or 1).
 
-Each ``@kernel`` kernel takes ``prange`` over its outer loop.
-Sums are float64 whatever the input dtype. Two layouts of the work:
+Each ``@kernel`` (see minigrad/runtime/threads.py) takes ``prange`` over its outer
+loop. Sums are float64 whatever the input dtype. Two layouts of the work:
 
 * channel at a time (``train_forward_by_channel``, ``train_backward_by_channel``), for
   images: each thread takes whole channels, makes the first pass (the sums) and then the
   second (y, or dx) while the channel's N * S values are still in its cache. A training
   step then reads x once forward and x and dy once backward.
 * batch-chunked (the other four), for short runs such as (N, C) inputs: the reductions
-  split the batch axis into chunks, one per thread, each adding into its own row of
+  split the batch axis into a fixed number of chunks, each adding into its own row of
   partial sums, so every thread reads memory in order (n, c, s) instead of striding.
 
-The Python functions at the bottom choose the layout and the number of chunks and
-finish the per-channel arithmetic (C numbers) in NumPy.
+minigrad/backend/batchnorm.py chooses the layout and the number of chunks and finishes
+the per-channel arithmetic (C numbers) in NumPy.
 
 With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 ``range``), which is how the tests cover their logic on small shapes.
@@ -21,7 +21,6 @@ With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (``prange`` is
 import numpy as np
 from numba import njit, prange
 
-from .. import recycle
 from ..runtime.threads import kernel
 
 # No fastmath: with reassociation the compiler orders a sum as it sees fit, and the
@@ -29,11 +28,6 @@ from ..runtime.threads import kernel
 # round differently. The sums run on eight accumulators written out by hand instead,
 # lane k taking elements k, k+8, ...: independent lanes the compiler vectorizes without
 # reordering anything, so every compilation gives the same bits.
-
-# The batch axis of a reduction is cut into this many chunks (fewer for a smaller
-# batch), whatever the thread count: the sums, and so the results, are then bitwise
-# the same on one thread or many. Enough chunks to keep up to 16 threads busy.
-CHUNKS = 16
 
 
 # ---------------------------------------------------------------------------------
@@ -286,98 +280,3 @@ def train_backward_by_channel(x, dy, mean, invstd, gamma, dx, sums_out):
             total += run_total
             moment += run_moment
         _write_channel_backward(x, dy, j, m64, invstd[j], gamma[j], total, moment, dx, sums_out)
-
-
-# ---------------------------------------------------------------------------------
-# the per-channel arithmetic around them
-# ---------------------------------------------------------------------------------
-def chunk_count(x):
-    """How many batch chunks a reduction over ``x`` uses: ``CHUNKS``, at most N."""
-    return max(1, min(x.shape[0], CHUNKS))
-
-
-def channel_stats(x):
-    """Per-channel mean and biased variance of ``x`` (N, C, S), both float64 of shape (C,).
-
-    >>> import numpy as np
-    >>> x = np.array([[[1.0, 2.0]], [[3.0, 6.0]]])  # N=2, C=1, S=2
-    >>> mean, var = channel_stats(x)
-    >>> print(mean, var)
-    [3.] [3.5]
-    """
-    n, c, s = x.shape
-    shift = x[0, :, 0].astype(np.float64)
-    sums = stats_partial_sums(x, shift, chunk_count(x)).sum(axis=0)
-    count = n * s
-    delta = sums[0] / count
-    var = np.maximum(sums[1] / count - delta * delta, 0.0)
-    return shift + delta, var
-
-
-def normalize(x, mean, scale, shift):
-    """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
-    dtype = x.dtype
-    return affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype),
-                  recycle.empty(x.shape, dtype))
-
-
-def channel_grad_sums(x, dy, mean, invstd):
-    """Per-channel sum(dy) and sum(dy * xhat), float64 of shape (C,)."""
-    sums = grad_partial_sums(x, dy, mean, chunk_count(x)).sum(axis=0)
-    return sums[0], sums[1] * invstd
-
-
-def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
-    """The closed form of dL/dx in training, in one write.
-
-    dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)), with
-    xhat = (x - mean) * invstd and M the count per channel, is rearranged per channel
-    into ``a * dy + b * (x - mean) + offset``.
-    """
-    n, c, s = x.shape
-    count = n * s
-    a = gamma * invstd
-    b = -a * invstd * sum_dy_xhat / count
-    offset = -a * sum_dy / count
-    dtype = x.dtype
-    return combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
-                   offset.astype(dtype), recycle.empty(x.shape, dtype))
-
-
-# ---------------------------------------------------------------------------------
-# a training step's forward and backward, on whichever kernels suit the shape
-# ---------------------------------------------------------------------------------
-# One channel per thread reads runs of S contiguous values; from a cache line (16
-# float32) up that is as fast as reading in order, and each channel's second pass then
-# hits the cache: about 25% faster here for (128, 64, 16, 16). Below it (the (N, C)
-# case reads runs of one value) the batch-chunked kernels above are used. The choice
-# depends on the shape only, never on the thread count, so the numbers do not either.
-BY_CHANNEL_MIN_RUN = 16
-
-
-def by_channel(x):
-    return x.shape[2] >= BY_CHANNEL_MIN_RUN
-
-
-def train_forward(x, gamma, beta, eps):
-    """``(y, mean, var)`` of training-mode batch norm of ``x`` (N, C, S); mean and biased
-    variance float64 of shape (C,); gamma and beta float64 of shape (C,)."""
-    if by_channel(x):
-        y = recycle.empty(x.shape, x.dtype)
-        mean = np.empty(x.shape[1])
-        var = np.empty(x.shape[1])
-        train_forward_by_channel(x, gamma, beta, eps, y, mean, var)
-        return y, mean, var
-    mean, var = channel_stats(x)
-    return normalize(x, mean, gamma / np.sqrt(var + eps), beta), mean, var
-
-
-def train_backward(x, dy, mean, invstd, gamma):
-    """``(dx, sum_dy, sum_dy_xhat)`` of training-mode batch norm (see ``input_grad``)."""
-    if by_channel(x):
-        dx = recycle.empty(x.shape, x.dtype)
-        sums = np.empty((2, x.shape[1]))
-        train_backward_by_channel(x, dy, mean, invstd, gamma, dx, sums)
-        return dx, sums[0], sums[1]
-    sum_dy, sum_dy_xhat = channel_grad_sums(x, dy, mean, invstd)
-    return input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat), sum_dy, sum_dy_xhat

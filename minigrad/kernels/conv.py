@@ -13,7 +13,8 @@ each a single pass over memory, split over the threads:
 Every kernel takes ``prange`` over independent (row or channel, image) blocks, so no two
 threads ever write the same element, and reads or writes the column matrix in
 contiguous runs. The results go into ``out`` arrays the caller passes (fresh, or
-recycled by minigrad/ops/conv.py), every element written. The geometry (kernel, stride, padding, dilation, output size) comes in
+from minigrad/runtime/memory.py), every element written. The geometry (kernel, stride,
+padding, dilation, output size) comes in
 as ints; groups need nothing here, since the channel axis leads the column matrix and
 a group is a block of its rows.
 
@@ -249,59 +250,4 @@ def images_to_rows(images, out):
         source = U((b * c_out + o) * plane)
         for p in range(U(plane)):
             flat_out[target + p] = flat_images[source + p]
-    return out
-
-
-# ---------------------------------------------------------------------------------
-# the calls from minigrad/ops/conv.py: shapes and geometry in, every element of ``out``
-# written (``out`` C-contiguous, of the dtype of the input; fresh or recycled, never
-# zeroed first)
-# ---------------------------------------------------------------------------------
-def _ints(kernel, geometry, out_size):
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geometry.stride, geometry.padding, geometry.dilation
-    return kh, kw, sh, sw, ph, pw, dh, dw, out_size[0], out_size[1]
-
-
-def im2col(x, kernel, geometry, out_size, out=None):
-    """Columns of ``x`` (N, C, H, W): (C*kH*kW, N*OH*OW)."""
-    x = np.ascontiguousarray(x)
-    n, c = x.shape[:2]
-    if out is None:
-        out = np.empty((c * kernel[0] * kernel[1], n * out_size[0] * out_size[1]), x.dtype)
-    im2col_kernel(x, out, *_ints(kernel, geometry, out_size))
-    return out
-
-
-def col2im(columns, input_shape, kernel, geometry, out_size, out=None):
-    """The adjoint of ``im2col``: (C*kH*kW, N*OH*OW) -> (N, C, H, W)."""
-    columns = np.ascontiguousarray(columns)
-    if out is None:
-        out = np.empty(input_shape, columns.dtype)
-    # enough images per task to read runs of about 16 KiB, and at least two tasks per thread
-    images = max(1, min((1 << 14) // max(1, out_size[0] * out_size[1] * columns.itemsize),
-                        input_shape[0] * input_shape[1] // 4))
-    col2im_kernel(columns, out, *_ints(kernel, geometry, out_size), images)
-    return out
-
-
-def output_from_product(product, bias, n, out_size, out=None):
-    """(C_out, N*OH*OW) -> (N, C_out, OH, OW), plus ``bias`` (C_out,) or None."""
-    product = np.ascontiguousarray(product)
-    c_out = product.shape[0]
-    if bias is None:
-        bias = np.zeros(c_out, dtype=product.dtype)
-    bias = np.ascontiguousarray(bias, dtype=product.dtype)
-    if out is None:
-        out = np.empty((n, c_out) + tuple(out_size), product.dtype)
-    rows_to_images(product, bias, out.reshape(n, c_out, -1))
-    return out
-
-
-def grad_rows(grad, out=None):
-    """The upstream gradient (N, C_out, OH, OW) as (C_out, N*OH*OW)."""
-    grad = np.ascontiguousarray(grad)
-    n, c_out = grad.shape[:2]
-    if out is None:
-        out = np.empty((c_out, grad.size // c_out), grad.dtype)
-    images_to_rows(grad.reshape(n, c_out, -1), out)
     return out

@@ -19,8 +19,8 @@ The gradients are the adjoints:
   (overlapping) input tiles;
 * the weight gradient: dU[ab] = V[ab]^T @ dM[ab], then dg = G^T dU G.
 
-The kernels here are the tile transforms, pure functions over NumPy arrays; the products
-are NumPy's (BLAS), and minigrad/ops/conv.py puts the pieces together. A transform runs
+The kernels here are the tile transforms, loop bodies over NumPy arrays; the products
+are NumPy's (BLAS), and minigrad/backend/winograd.py puts the pieces together. A transform runs
 in the dtype of its data, vectorized over the channel axis, which is the contiguous one
 in every array it touches. Tiles are laid out as
 ``(36, N * tiles_high * tiles_wide, channels)``: tile (n, ty, tx) covers output rows
@@ -290,61 +290,6 @@ def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
     return out
 
 
-# ---- the calls from minigrad/ops/conv.py ---------------------------------------------------
-def tile_counts(out_size):
-    """(tiles_high, tiles_wide) covering an output of ``out_size`` = (OH, OW)."""
-    return -(-out_size[0] // TILE), -(-out_size[1] // TILE)
-
-
-def tiles_shape(n, channels, out_size):
-    th, tw = tile_counts(out_size)
-    return (ALPHA * ALPHA, n * th * tw, channels)
-
-
 # The two filter transforms at once, per 3x3 filter read as 9 numbers: U[ab] = sum over
 # (i, j) of G[a, i] G[b, j] g[i, j], so U = KRON @ g with KRON = G (x) G, (36, 9).
 KRON = {np.dtype(dtype): np.kron(G, G).astype(dtype) for dtype in (np.float32, np.float64)}
-
-
-def filter_transform(weight):
-    """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
-    c_out, c_in = weight.shape[:2]
-    u = np.matmul(KRON[weight.dtype], weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
-    return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, c_out, c_in).transpose(0, 2, 1))
-
-
-def filter_grad_transform(d_filters):
-    """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
-    _, c_in, c_out = d_filters.shape
-    dg = np.matmul(KRON[d_filters.dtype].T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
-    return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
-
-
-def tiles_from_input(x, out_size, padding, out):
-    """V: the transformed input tiles (36, N*th*tw, C) of ``x`` (N, C, H, W), padded."""
-    th, tw = tile_counts(out_size)
-    input_transform(np.ascontiguousarray(x), out, th, tw, padding[0], padding[1])
-    return out
-
-
-def output_from_tiles(product, bias, out):
-    """The output (N, C_out, OH, OW) from the products M (36, N*th*tw, C_out), plus ``bias``."""
-    th, tw = tile_counts(out.shape[2:])
-    if bias is None:
-        bias = np.zeros(out.shape[1], dtype=out.dtype)
-    output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), out, th, tw)
-    return out
-
-
-def tiles_from_grad(grad, out):
-    """dM: the upstream gradient (N, C_out, OH, OW) as transformed tiles (36, N*th*tw, C_out)."""
-    th, tw = tile_counts(grad.shape[2:])
-    grad_transform(np.ascontiguousarray(grad), out, th, tw)
-    return out
-
-
-def input_from_tiles(d_tiles, out_size, padding, out):
-    """The input gradient (N, C, H, W) from dV (36, N*th*tw, C)."""
-    th, tw = tile_counts(out_size)
-    input_grad_transform(d_tiles, out, th, tw, padding[0], padding[1])
-    return out

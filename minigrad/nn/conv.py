@@ -3,7 +3,8 @@
 import numpy as np
 
 from . import functional as F
-from ..ops.conv import _pair, avg_pool2d
+from .checks import pair as _pair
+from .functional import avg_pool2d
 from .init import _check_sizes, reset_linear_like
 from .module import Module, Parameter
 

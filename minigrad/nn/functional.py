@@ -6,10 +6,11 @@ import numpy as np
 
 from .. import rng
 from ..aliases import torch_names
+from . import checks
 from ..ops import batchnorm as _batchnorm
-from ..ops import conv as _conv
-from ..ops.conv import avg_pool2d  # noqa: F401  (im2col, see ops/conv.py)
+from ..ops.conv import Conv2d
 from ..ops.loss import CrossEntropy
+from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.pad import Pad
 from ..ops.reduce import normalize_axis
 from ..tensor import Tensor, as_tensor
@@ -401,7 +402,7 @@ def _padding_sides(padding, op_name):
             raise ValueError(f"{op_name}: a 4-tuple padding must hold ints >= 0, got {padding!r}")
         left, right, top, bottom = (int(p) for p in padding)
         return (top, bottom), (left, right)
-    rows, cols = _conv._pair(padding, "padding", op_name)
+    rows, cols = checks.pair(padding, "padding", op_name)
     return (rows, rows), (cols, cols)
 
 
@@ -444,10 +445,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if padding == "valid":
             sides = ((0, 0), (0, 0))
         elif padding == "same":
-            stride_pair = _conv._pair(stride, "stride", "conv2d")
+            stride_pair = checks.pair(stride, "stride", "conv2d")
             if stride_pair != (1, 1):
                 raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride_pair})")
-            dilation_pair = _conv._pair(dilation, "dilation", "conv2d")
+            dilation_pair = checks.pair(dilation, "dilation", "conv2d")
             weight = as_tensor(weight)
             if weight.ndim != 4:
                 raise ValueError(f"conv2d: weight must have shape (C_out, C_in/groups, kH, kW), got {weight.shape}")
@@ -455,7 +456,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         else:
             raise ValueError(f"conv2d: padding must be an int, a pair, a 4-tuple, 'valid' or 'same', got {padding!r}")
     x, padding = _apply_padding(as_tensor(x), sides, "conv2d")
-    return _conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -485,8 +486,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
             sides = ((0, 0), (0, 0))
         elif padding == "same":
             x = as_tensor(x)
-            kernel = _conv._pair(kernel_size, "kernel_size", "max_pool2d")
-            strides = kernel if stride is None else _conv._pair(stride, "stride", "max_pool2d")
+            kernel = checks.pair(kernel_size, "kernel_size", "max_pool2d")
+            strides = kernel if stride is None else checks.pair(stride, "stride", "max_pool2d")
             if x.ndim not in (3, 4):
                 raise ValueError(f"max_pool2d: expected an input of shape (N, C, H, W) or (C, H, W), got {x.shape}")
             sizes = x.shape[-2:]
@@ -496,8 +497,48 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     (top, bottom), (left, right) = sides
     x = as_tensor(x)
     if top == bottom and left == right:
-        return _conv.max_pool2d(x, kernel_size, stride, (top, left))
+        return _max_pool2d(x, kernel_size, stride, (top, left))
     if x.dtype.kind != "f":
         raise ValueError(f"max_pool2d: uneven padding needs a float input (it pads with -inf), got {x.dtype}")
     padded = pad(x, (left, right, top, bottom), value=-np.inf)
-    return _conv.max_pool2d(padded, kernel_size, stride, 0)
+    return _max_pool2d(padded, kernel_size, stride, 0)
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups):
+    """conv2d with symmetric padding: the checks, then the Function."""
+    x, weight, bias, unbatched, geometry = checks.conv2d_arguments(x, weight, bias, stride, padding,
+                                                                   dilation, groups)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    out = Conv2d.apply(*inputs, geometry=geometry)
+    return out.squeeze(0) if unbatched else out
+
+
+def _max_pool2d(x, kernel_size, stride, padding):
+    """max_pool2d with symmetric padding: the checks, then the Function."""
+    x, unbatched, kernel, geometry = checks.pool_arguments(x, kernel_size, stride, padding, "max_pool2d")
+    out = MaxPool2d.apply(x, kernel=kernel, geometry=geometry)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over sliding windows; zero padding counts in the divisor (as PyTorch's default).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, C, H, W), or (C, H, W)
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or pair of ints
+        Implicit zero padding on both sides, at most half the kernel size.
+
+    Examples
+    --------
+    >>> import minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.avg_pool2d(x, 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    x, unbatched, kernel, geometry = checks.pool_arguments(x, kernel_size, stride, padding, "avg_pool2d")
+    out = AvgPool2d.apply(x, kernel=kernel, geometry=geometry)
+    return out.squeeze(0) if unbatched else out

@@ -10,8 +10,9 @@ channel ``c`` (axis 1), over every other axis::
 * ``batch_norm_composed`` writes exactly that with public Tensor ops. Autograd derives
   its backward, and differentiating that backward again (second derivatives) works too.
   It is the definition: readable, and slow (a dozen full-size temporaries).
-* ``BatchNormFunction`` is one graph node whose forward and backward call the Numba
-  kernels of ``minigrad/kernels/batchnorm.py``: two passes over each channel forward
+* ``BatchNormFunction`` is one graph node whose forward and backward call
+  ``minigrad/backend/batchnorm.py`` (the Numba kernels, or their NumPy reference): two
+  passes over each channel forward
   (the statistics, then y), two backward (the per-channel sums, then dx, with the closed
   form below); for images the second pass reads the channel from cache
 
@@ -26,6 +27,7 @@ The tests prove the two are one function (outputs, gradients and running statist
 import numpy as np
 
 from ..autograd import Function, no_grad
+from ..backend import batchnorm as backend
 
 IMPLS = ("fused", "composed")
 
@@ -160,8 +162,6 @@ class BatchNormFunction(Function):
     @staticmethod
     def forward(ctx, x, *affine, has_weight, has_bias, training, running_mean, running_var,
                 momentum, eps):
-        from ..kernels import batchnorm as kernels
-
         weight = affine[0] if has_weight else None
         bias = affine[-1] if has_bias else None
         x3 = _as_3d(x)
@@ -170,13 +170,13 @@ class BatchNormFunction(Function):
         gamma = _per_channel(weight, channels, 1.0)
         beta = _per_channel(bias, channels, 0.0)
         if training:
-            y3, mean, var = kernels.train_forward(x3, gamma, beta, eps)  # biased variance
+            y3, mean, var = backend.train_forward(x3, gamma, beta, eps)  # biased variance
             update_running_stats(running_mean, running_var, mean, var, count, momentum)
             invstd = 1.0 / np.sqrt(var + eps)
         else:
             mean = running_mean.data.astype(np.float64)
             invstd = 1.0 / np.sqrt(running_var.data.astype(np.float64) + eps)
-            y3 = kernels.normalize(x3, mean, invstd * gamma, beta)
+            y3 = backend.normalize(x3, mean, invstd * gamma, beta)
         ctx.save_for_backward(x)  # so that changing x in place before backward is caught
         ctx.x3 = x3  # the input itself (or its contiguous copy): no new memory
         ctx.mean = mean  # per channel: 2 * C float64 numbers are all backward needs
@@ -188,7 +188,6 @@ class BatchNormFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..kernels import batchnorm as kernels
         from ..tensor import Tensor
 
         ctx.saved_tensors  # raises if x was changed in place since the forward
@@ -199,16 +198,16 @@ class BatchNormFunction(Function):
         grads = [None] * len(ctx.needs_input_grad)
         if need_x and ctx.training:
             # Both per-channel sums, then dx with the closed form.
-            dx3, sum_dy, sum_dy_xhat = kernels.train_backward(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma)
+            dx3, sum_dy, sum_dy_xhat = backend.train_backward(x3, dy3, ctx.mean, ctx.invstd, ctx.gamma)
         else:
             if any(need_affine):
                 # One pass over x and dy for both sums (skipped when nothing needs them:
                 # eval mode with frozen weight and bias).
-                sum_dy, sum_dy_xhat = kernels.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
+                sum_dy, sum_dy_xhat = backend.channel_grad_sums(x3, dy3, ctx.mean, ctx.invstd)
             if need_x:
                 # Eval: mean and invstd are constants, so dx = dy * weight * invstd.
                 zeros = np.zeros_like(ctx.mean)
-                dx3 = kernels.normalize(dy3, zeros, ctx.gamma * ctx.invstd, zeros)
+                dx3 = backend.normalize(dy3, zeros, ctx.gamma * ctx.invstd, zeros)
         if need_x:
             grads[0] = Tensor._wrap(dx3.reshape(grad.shape))
         position = 1

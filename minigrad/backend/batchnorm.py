@@ -1,0 +1,133 @@
+"""The fused batch norm's arithmetic over (N, C, S) arrays: the Numba kernels, or NumPy.
+
+minigrad/ops/batchnorm.py's ``BatchNormFunction`` calls the four functions at the
+bottom; each runs the kernels of minigrad/kernels/batchnorm.py on the fast backend
+(float32 and float64), and the NumPy reference below on the reference backend. Both
+compute the same formulas: per-channel float64 statistics, then one write of y; the
+closed form of dx backward::
+
+    dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+
+rearranged per channel into ``a * dy + b * (x - mean) + offset`` (M the count per
+channel). The two agree to float64 rounding (the sums are ordered differently);
+tests/test_backend.py checks it.
+"""
+
+import numpy as np
+
+from . import reference as _reference
+from ..runtime import memory
+
+# The batch axis of a reduction is cut into this many chunks (fewer for a smaller
+# batch), whatever the thread count: the sums, and so the results, are then bitwise
+# the same on one thread or many. Enough chunks to keep up to 16 threads busy.
+CHUNKS = 16
+
+# One channel per thread reads runs of S contiguous values; from a cache line (16
+# float32) up that is as fast as reading in order, and each channel's second pass then
+# hits the cache. Below it (the (N, C) case reads runs of one value) the batch-chunked
+# kernels are used. The choice depends on the shape only, never on the thread count,
+# so the numbers do not either.
+BY_CHANNEL_MIN_RUN = 16
+
+
+def _kernels():
+    """minigrad/kernels/batchnorm.py, imported on first use (so is Numba)."""
+    from ..kernels import batchnorm
+
+    return batchnorm
+
+
+def on_kernels():
+    return not _reference.active()
+
+
+def chunk_count(x):
+    """How many batch chunks a reduction over ``x`` uses: ``CHUNKS``, at most N."""
+    return max(1, min(x.shape[0], CHUNKS))
+
+
+def by_channel(x):
+    """Whether ``x`` (N, C, S) takes the channel-at-a-time kernels."""
+    return x.shape[2] >= BY_CHANNEL_MIN_RUN
+
+
+# ---- the pieces, on the kernels --------------------------------------------------------
+def channel_stats(x):
+    """Per-channel mean and biased variance of ``x`` (N, C, S), both float64 of shape (C,).
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 2.0]], [[3.0, 6.0]]])  # N=2, C=1, S=2
+    >>> mean, var = channel_stats(x)
+    >>> print(mean, var)
+    [3.] [3.5]
+    """
+    if not on_kernels():
+        return _reference.channel_stats(x)
+    n, c, s = x.shape
+    shift = x[0, :, 0].astype(np.float64)
+    sums = _kernels().stats_partial_sums(x, shift, chunk_count(x)).sum(axis=0)
+    count = n * s
+    delta = sums[0] / count
+    var = np.maximum(sums[1] / count - delta * delta, 0.0)
+    return shift + delta, var
+
+
+def normalize(x, mean, scale, shift):
+    """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
+    if not on_kernels():
+        return _reference.normalize(x, mean, scale, shift)
+    dtype = x.dtype
+    return _kernels().affine(x, mean.astype(dtype), scale.astype(dtype), shift.astype(dtype),
+                             memory.empty(x.shape, dtype))
+
+
+def channel_grad_sums(x, dy, mean, invstd):
+    """Per-channel sum(dy) and sum(dy * xhat), float64 of shape (C,)."""
+    if not on_kernels():
+        return _reference.channel_grad_sums(x, dy, mean, invstd)
+    sums = _kernels().grad_partial_sums(x, dy, mean, chunk_count(x)).sum(axis=0)
+    return sums[0], sums[1] * invstd
+
+
+def _closed_form(x, mean, invstd, gamma, sum_dy, sum_dy_xhat):
+    """(a, b, offset) of ``dx = a * dy + b * (x - mean) + offset``, float64 per channel."""
+    n, c, s = x.shape
+    count = n * s
+    a = gamma * invstd
+    return a, -a * invstd * sum_dy_xhat / count, -a * sum_dy / count
+
+
+def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
+    """The closed form of dL/dx in training (see the module's docstring), in one write."""
+    if not on_kernels():
+        return _reference.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+    a, b, offset = _closed_form(x, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+    dtype = x.dtype
+    return _kernels().combine(x, dy, mean.astype(dtype), a.astype(dtype), b.astype(dtype),
+                              offset.astype(dtype), memory.empty(x.shape, dtype))
+
+
+# ---- a training step's forward and backward ------------------------------------------------
+def train_forward(x, gamma, beta, eps):
+    """``(y, mean, var)`` of training-mode batch norm of ``x`` (N, C, S); mean and biased
+    variance float64 of shape (C,); gamma and beta float64 of shape (C,)."""
+    if on_kernels() and by_channel(x):
+        y = memory.empty(x.shape, x.dtype)
+        mean = np.empty(x.shape[1])
+        var = np.empty(x.shape[1])
+        _kernels().train_forward_by_channel(x, gamma, beta, eps, y, mean, var)
+        return y, mean, var
+    mean, var = channel_stats(x)
+    return normalize(x, mean, gamma / np.sqrt(var + eps), beta), mean, var
+
+
+def train_backward(x, dy, mean, invstd, gamma):
+    """``(dx, sum_dy, sum_dy_xhat)`` of training-mode batch norm (see ``input_grad``)."""
+    if on_kernels() and by_channel(x):
+        dx = memory.empty(x.shape, x.dtype)
+        sums = np.empty((2, x.shape[1]))
+        _kernels().train_backward_by_channel(x, dy, mean, invstd, gamma, dx, sums)
+        return dx, sums[0], sums[1]
+    sum_dy, sum_dy_xhat = channel_grad_sums(x, dy, mean, invstd)
+    return input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat), sum_dy, sum_dy_xhat
