@@ -385,7 +385,7 @@ def run_fresh(code):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY", "MINIGRAD_BACKEND")}
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     return out.stdout.split()
 

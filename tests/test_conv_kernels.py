@@ -5,6 +5,7 @@ Small shapes only: CI also runs this file with ``NUMBA_DISABLE_JIT=1``, so the
 kernels' index arithmetic is covered as plain Python.
 """
 
+import os
 import subprocess
 import sys
 
@@ -216,7 +217,8 @@ def test_numba_is_imported_only_for_a_large_convolution():
         "from minigrad.runtime import threads\n"
         "print(threads.layer())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_BACKEND"}  # the kernels, whatever this run uses
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip(), "the kernels package configured the threads"
 
 
@@ -309,14 +311,15 @@ def test_where_winograd_applies(stride, dilation, groups, possible):
     assert not conv_backend.winograd_possible((3, 3), geometry, (f64, f32))
 
 
-def test_the_path_follows_dtype_backend_and_size():
+def test_the_path_follows_dtype_backend_and_size(monkeypatch):
+    from minigrad import backend
+
+    monkeypatch.setattr(backend, "DEFAULT", "fast")
     geometry = conv_ops.Geometry((1, 1), (1, 1), (1, 1), 1)
     x, w = np.zeros((2, 16, 8, 8)), np.zeros((16, 16, 3, 3))
     assert conv_backend.plan(x.shape, 16, (3, 3), geometry, x.astype(np.float16), w).path == "reference"
     small = np.zeros((1, 1, 4, 4))
     assert conv_backend.plan(small.shape, 1, (3, 3), geometry, small, w).path == "numpy"
-    from minigrad import backend
-
     with backend.use("reference"):
         assert conv_backend.plan(x.shape, 16, (3, 3), geometry, x, w).path == "reference"
     large = np.zeros((8, 16, 16, 16))

@@ -55,9 +55,12 @@ def use(name):
     """Run the block on backend ``name`` ('fast' or 'reference') in this thread."""
     if name not in NAMES:
         raise ValueError(f"backend.use: name must be one of {NAMES}, got {name!r}")
-    previous = current()
+    previous = getattr(_state, "name", None)
     _state.name = name
     try:
         yield
     finally:
-        _state.name = previous
+        if previous is None:
+            del _state.name  # back to the default
+        else:
+            _state.name = previous
