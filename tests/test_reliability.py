@@ -458,3 +458,14 @@ def test_batch_norm_rejects_integer_running_statistics(impl):
     with pytest.raises(TypeError, match="running_var .*int64"):
         bn(x)
     assert int(bn.num_batches_tracked.item()) == 0
+
+
+def test_conv2d_of_an_integer_image_takes_the_weight_dtype():
+    x = mg.tensor(np.arange(2 * 1 * 5 * 5).reshape(2, 1, 5, 5))
+    conv = nn.Conv2d(1, 3, 3)
+    y = conv(x)
+    assert x.dtype == np.int64 and y.dtype == np.float32
+    expected = conv(mg.tensor(x.data.astype(np.float32)))
+    np.testing.assert_allclose(y.data, expected.data, rtol=1e-6)
+    y.sum().backward()
+    assert conv.weight.grad.dtype == np.float32

@@ -16,6 +16,8 @@ from ..backend.reference import Geometry  # noqa: F401  (what a convolution is, 
 class Conv2d(Function):
     """conv2d(x, weight[, bias]); the columns (or tiles) are kept for the weight gradient."""
 
+    promotes_dtypes = True  # an integer image with float32 weights stays float32
+
     @staticmethod
     def forward(ctx, x, weight, *bias, geometry):
         out, kept = backend.conv2d_forward(x, weight, geometry, bias[0] if bias else None)
