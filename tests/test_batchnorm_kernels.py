@@ -28,15 +28,17 @@ def draw(shape, dtype=np.float64, seed=0):
 def test_partial_sums_add_up_whatever_the_chunking(shape, chunks):
     x, dy = draw(shape)
     chunks = min(chunks, shape[0])
-    shift = x[0, :, 0].copy()
-    partial = kernels.stats_partial_sums(x, shift, chunks)
-    assert partial.shape == (chunks, 2, shape[1]) and partial.dtype == np.float64
-    d = x - shift[None, :, None]
-    np.testing.assert_allclose(partial.sum(axis=0), [d.sum(axis=(0, 2)), (d * d).sum(axis=(0, 2))],
+    n, c, s = shape
+    columns, dy_columns = x.reshape(n, c * s), dy.reshape(n, c * s)
+    shift = columns[0].copy()
+    partial = kernels.column_sums(columns, shift, chunks)
+    assert partial.shape == (chunks, 2, c * s) and partial.dtype == np.float64
+    d = columns - shift
+    np.testing.assert_allclose(partial.sum(axis=0), [d.sum(axis=0), (d * d).sum(axis=0)],
                                rtol=1e-12, atol=1e-12)
-    mean = x.mean(axis=(0, 2))
-    grads = kernels.grad_partial_sums(x, dy, mean, chunks).sum(axis=0)
-    np.testing.assert_allclose(grads, [dy.sum(axis=(0, 2)), (dy * (x - mean[None, :, None])).sum(axis=(0, 2))],
+    mean = columns.mean(axis=0)
+    grads = kernels.column_moments(columns, dy_columns, mean, chunks).sum(axis=0)
+    np.testing.assert_allclose(grads, [dy_columns.sum(axis=0), (dy_columns * (columns - mean)).sum(axis=0)],
                                rtol=1e-12, atol=1e-12)
 
 
@@ -142,15 +144,22 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
     gamma, beta = np.linspace(0.5, 2.0, c), np.linspace(-1.0, 1.0, c)
     mean, invstd = x.mean(axis=(0, 2)).astype(np.float64), np.linspace(1.0, 2.0, c)
     chunks = fused.chunk_count(x)
+    columns, dy_columns = x.reshape(shape[0], -1), dy.reshape(shape[0], -1)
+
+    def per_column(values, dtype=np.float64):
+        return np.repeat(values, shape[2]).astype(dtype)
+
     calls = [
-        (kernels.stats_partial_sums, lambda: (x, x[0, :, 0].astype(np.float64), chunks)),
-        (kernels.grad_partial_sums, lambda: (x, dy, mean, chunks)),
-        (kernels.affine, lambda: (x, *(v.astype(dtype) for v in (mean, gamma, beta)), np.empty_like(x))),
-        (kernels.combine, lambda: (x, dy, *(v.astype(dtype) for v in (mean, gamma, beta, invstd)),
-                                   np.empty_like(x))),
-        (kernels.train_forward_by_channel, lambda: (x, gamma, beta, 1e-5, np.empty_like(x),
+        (kernels.column_sums, lambda: (columns, columns[0].astype(np.float64), chunks)),
+        (kernels.column_moments, lambda: (columns, dy_columns, per_column(mean), chunks)),
+        (kernels.affine, lambda: (columns, *(per_column(v, dtype) for v in (mean, gamma, beta)),
+                                  np.empty_like(columns))),
+        (kernels.combine, lambda: (columns, dy_columns,
+                                   *(per_column(v, dtype) for v in (mean, gamma, beta, invstd)),
+                                   np.empty_like(columns))),
+        (kernels.train_forward_by_channel, lambda: (x, gamma, beta, 1e-5, 2, np.empty_like(x),
                                                     np.empty(c), np.empty(c))),
-        (kernels.train_backward_by_channel, lambda: (x, dy, mean, invstd, gamma, np.empty_like(x),
+        (kernels.train_backward_by_channel, lambda: (x, dy, mean, invstd, gamma, 2, np.empty_like(x),
                                                      np.empty((2, c)))),
     ]
     for kernel, arguments in calls:
@@ -164,7 +173,8 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
 
 @pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")
 def test_kernels_are_parallel_and_cached():
-    for kernel in (kernels.stats_partial_sums, kernels.affine, kernels.grad_partial_sums, kernels.combine):
+    for kernel in (kernels.column_sums, kernels.affine, kernels.column_moments, kernels.combine,
+                   kernels.train_forward_by_channel, kernels.train_backward_by_channel):
         assert kernel.parallel.targetoptions.get("parallel") is True
         assert not kernel.serial.targetoptions.get("parallel")
         for dispatcher in (kernel.parallel, kernel.serial):
@@ -193,3 +203,21 @@ def test_channel_at_a_time_path_matches_the_batch_chunked_path(shape, dtype, rto
     for ours, theirs in zip(results["by_channel"], results["chunked"]):
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 16), (2, 7, 33)])
+def test_the_channel_block_changes_no_number(shape):
+    x, dy = draw(shape, np.float32)
+    c = shape[1]
+    gamma, beta = np.linspace(0.5, 2.0, c), np.linspace(-1.0, 1.0, c)
+    mean, invstd = x.mean(axis=(0, 2)).astype(np.float64), np.linspace(1.0, 2.0, c)
+    results = []
+    for block in (1, 2, 3, c):
+        forward = (np.empty_like(x), np.empty(c), np.empty(c))
+        kernels.train_forward_by_channel(x, gamma, beta, 1e-5, block, *forward)
+        backward = (np.empty_like(x), np.empty((2, c)))
+        kernels.train_backward_by_channel(x, dy, mean, invstd, gamma, block, *backward)
+        results.append(forward + backward)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)

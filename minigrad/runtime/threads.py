@@ -16,8 +16,9 @@ What the user gets:
   agree bit for bit, and a result never depends on which of them ran.
 * small inputs run on one thread: waking the workers costs more than it saves. The
   size above which a kernel runs in parallel comes from a calibration made once per
-  process at the first parallel call (the cost of an empty parallel launch against the
-  cost of moving one element on one thread), not from a constant measured on one CPU.
+  process at the first parallel call (the cost of an empty parallel launch, after a
+  pause as between the kernels of a step, against the cost of moving one element on
+  one thread), not from a constant measured on one CPU.
 
 The threading layer: Numba's ``omp`` first (its workers sleep between kernels with
 ``OMP_WAIT_POLICY=PASSIVE``, set here unless the user set it, read by OpenMP when it
@@ -135,13 +136,27 @@ def _copy(source, target):
         target[i] = source[i]
 
 
-def _median_seconds(call, repeats=15):
+def count():
+    """The number of threads a parallel kernel runs on."""
+    return numba.get_num_threads()
+
+
+def _median_seconds(call, repeats=15, pause=0.0):
+    """The median time of ``call``, each call after ``pause`` seconds of busy waiting."""
     times = []
     for _ in range(repeats):
+        resume = time.perf_counter() + pause
+        while time.perf_counter() < resume:
+            pass
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+# Python's time between two kernels of a training step is some tens of microseconds
+# to a millisecond (a matrix product).
+LAUNCH_PAUSE = 3e-4
 
 
 def calibrate():
@@ -153,7 +168,10 @@ def calibrate():
     slots = np.empty(threads)
     source, target = np.ones(1 << 16), np.empty(1 << 16)
     _launch(slots), _copy(source, target)  # compiled (or loaded) before timing
-    launch = _median_seconds(lambda: _launch(slots))
+    # Timed as kernels are launched in a training step, after other work: by then the
+    # sleeping workers (OMP_WAIT_POLICY=PASSIVE) must be woken, which on a virtual
+    # machine costs tens of microseconds; back-to-back launches find them still awake.
+    launch = _median_seconds(lambda: _launch(slots), pause=LAUNCH_PAUSE)
     element = _median_seconds(lambda: _copy(source, target)) / source.size
     size = launch / max(element * (1 - 1 / threads), 1e-12)
     return int(min(max(size, 1 << 12), 1 << 22))
