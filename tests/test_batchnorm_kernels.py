@@ -161,6 +161,10 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
                                                     np.empty(c), np.empty(c))),
         (kernels.train_backward_by_channel, lambda: (x, dy, mean, invstd, gamma, 2, np.empty_like(x),
                                                      np.empty((2, c)))),
+        (kernels.train_forward_by_columns, lambda: (columns, shape[2], gamma, beta, 1e-5, 2,
+                                                    np.empty_like(columns), np.empty(c), np.empty(c))),
+        (kernels.train_backward_by_columns, lambda: (columns, dy_columns, shape[2], mean, invstd, gamma, 2,
+                                                     np.empty_like(columns), np.empty((2, c)))),
     ]
     for kernel, arguments in calls:
         one, many = arguments(), arguments()
@@ -174,7 +178,8 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
 @pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")
 def test_kernels_are_parallel_and_cached():
     for kernel in (kernels.column_sums, kernels.affine, kernels.column_moments, kernels.combine,
-                   kernels.train_forward_by_channel, kernels.train_backward_by_channel):
+                   kernels.train_forward_by_channel, kernels.train_backward_by_channel,
+                   kernels.train_forward_by_columns, kernels.train_backward_by_columns):
         assert kernel.parallel.targetoptions.get("parallel") is True
         assert not kernel.serial.targetoptions.get("parallel")
         for dispatcher in (kernel.parallel, kernel.serial):
@@ -183,12 +188,12 @@ def test_kernels_are_parallel_and_cached():
 
 @pytest.mark.parametrize("shape", [(3, 4, 16), (5, 2, 20), (2, 3, 17)])
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-def test_channel_at_a_time_path_matches_the_batch_chunked_path(shape, dtype, rtol, monkeypatch):
+def test_channel_at_a_time_path_matches_the_by_columns_path(shape, dtype, rtol, monkeypatch):
     x, dy = draw(shape, dtype)
     gamma = np.linspace(0.5, 2.0, shape[1])
     beta = np.linspace(-1.0, 1.0, shape[1])
     results = {}
-    for path, min_run in (("by_channel", 1), ("chunked", 10**9)):
+    for path, min_run in (("by_channel", 1), ("by_columns", 10**9)):
         monkeypatch.setattr(fused, "BY_CHANNEL_MIN_RUN", min_run)
         assert fused.by_channel(x) == (path == "by_channel")
         y, mean, var = fused.train_forward(x, gamma, beta, 1e-5)
@@ -200,13 +205,14 @@ def test_channel_at_a_time_path_matches_the_batch_chunked_path(shape, dtype, rto
     var = x.astype(np.float64).var(axis=(0, 2))
     np.testing.assert_allclose(results["by_channel"][1], mean, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results["by_channel"][2], var, rtol=1e-10)
-    for ours, theirs in zip(results["by_channel"], results["chunked"]):
+    for ours, theirs in zip(results["by_channel"], results["by_columns"]):
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
 
 
 @pytest.mark.parametrize("shape", [(3, 5, 16), (2, 7, 33)])
 def test_the_channel_block_changes_no_number(shape):
+    # each kernel against itself with other blocks (the two layouts round differently)
     x, dy = draw(shape, np.float32)
     c = shape[1]
     gamma, beta = np.linspace(0.5, 2.0, c), np.linspace(-1.0, 1.0, c)
@@ -217,7 +223,13 @@ def test_the_channel_block_changes_no_number(shape):
         kernels.train_forward_by_channel(x, gamma, beta, 1e-5, block, *forward)
         backward = (np.empty_like(x), np.empty((2, c)))
         kernels.train_backward_by_channel(x, dy, mean, invstd, gamma, block, *backward)
-        results.append(forward + backward)
+        columns, dy_columns = x.reshape(shape[0], -1), dy.reshape(shape[0], -1)
+        by_columns = (np.empty_like(columns), np.empty(c), np.empty(c))
+        kernels.train_forward_by_columns(columns, shape[2], gamma, beta, 1e-5, block, *by_columns)
+        by_columns_backward = (np.empty_like(columns), np.empty((2, c)))
+        kernels.train_backward_by_columns(columns, dy_columns, shape[2], mean, invstd, gamma, block,
+                                          *by_columns_backward)
+        results.append(forward + backward + by_columns + by_columns_backward)
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)

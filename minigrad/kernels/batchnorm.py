@@ -10,9 +10,12 @@ vectorize it without reordering any sum (there is no fastmath here, see below):
   in its cache. A training step then reads x once forward and x and dy once backward.
   A channel's sums run on ``LANES`` float64 accumulators, value ``p`` of every run of
   S going to lane ``p % LANES``.
-* by column (the other four) over (N, K) arrays: (N, C) inputs, or (N, C * S) for
-  short runs S. Every row is read in order; each column has its own accumulator (one
-  row of partial sums per chunk of the batch axis) or its own per-column constants.
+* by column over (N, K) arrays: (N, C) inputs, or (N, C * S) for short runs S. Every
+  row is read in order; each column has its own accumulator or its own per-column
+  constants. ``train_forward_by_columns`` and ``train_backward_by_columns`` take a
+  block of columns per thread and make both passes, as the channel kernels do; the
+  four others serve the eval mode and the gradients of frozen inputs, the reductions
+  in a fixed number of chunks of the batch axis (one row of partial sums each).
 
 minigrad/backend/batchnorm.py chooses the layout and the number of chunks, expands
 per-channel constants to columns, and finishes the per-channel arithmetic (C numbers)
@@ -110,6 +113,106 @@ def combine(x, dy, mean, a, b, offset, dx):
         for q in range(k):
             dx_row[q] = a[q] * dy_row[q] + b[q] * (x_row[q] - mean[q]) + offset[q]
     return dx
+
+
+@kernel
+def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out):
+    """Statistics and y of x (N, C * S) for ``block`` channels (block * S columns) at a
+    time, one thread per block: each column's shifted float64 sums as in
+    ``column_sums``, a channel's S columns added in order, then y per column. The
+    block's rows are read twice, the second time from the core's cache."""
+    n, k = x.shape
+    c = k // s
+    count = n * s
+    for task in prange((c + block - 1) // block):
+        low = task * block * s
+        width = min(block * s, k - low)
+        shift = np.empty(width)
+        for q in range(width):
+            shift[q] = x[0, low + q - q % s]  # its channel's first value
+        totals = np.zeros(width)
+        squares = np.zeros(width)
+        for i in range(n):
+            row = x[i, low:low + width]
+            for q in range(width):
+                d = np.float64(row[q]) - shift[q]
+                totals[q] += d
+                squares[q] += d * d
+        # The per-column constants in the dtype of x, as ``affine`` uses them.
+        mean = np.empty(width, dtype=y.dtype)
+        scale = np.empty(width, dtype=y.dtype)
+        offset = np.empty(width, dtype=y.dtype)
+        for first in range(0, width, s):
+            j = (low + first) // s
+            total = 0.0
+            square = 0.0
+            for q in range(first, first + s):
+                total += totals[q]
+                square += squares[q]
+            delta = total / count
+            var = max(square / count - delta * delta, 0.0)
+            mean_out[j] = shift[first] + delta
+            var_out[j] = var
+            for q in range(first, first + s):
+                mean[q] = shift[first] + delta
+                scale[q] = gamma[j] / np.sqrt(var + eps)
+                offset[q] = beta[j]
+        for i in range(n):
+            x_row = x[i, low:low + width]
+            y_row = y[i, low:low + width]
+            for q in range(width):
+                y_row[q] = (x_row[q] - mean[q]) * scale[q] + offset[q]
+
+
+@kernel
+def train_backward_by_columns(x, dy, s, mean, invstd, gamma, block, dx, sums_out):
+    """The per-channel sums, then dx, of x and dy (N, C * S), ``block`` channels at a
+    time as ``train_forward_by_columns``; writes dx (closed form, as ``combine``) and
+    ``sums_out[0] = sum(dy)``, ``sums_out[1] = sum(dy * xhat)`` per channel."""
+    n, k = x.shape
+    c = k // s
+    count = n * s
+    for task in prange((c + block - 1) // block):
+        low = task * block * s
+        width = min(block * s, k - low)
+        centre = np.empty(width)
+        for q in range(width):
+            centre[q] = mean[(low + q) // s]
+        totals = np.zeros(width)
+        moments = np.zeros(width)
+        for i in range(n):
+            x_row = x[i, low:low + width]
+            dy_row = dy[i, low:low + width]
+            for q in range(width):
+                g = np.float64(dy_row[q])
+                totals[q] += g
+                moments[q] += g * (np.float64(x_row[q]) - centre[q])
+        m = np.empty(width, dtype=dx.dtype)
+        a = np.empty(width, dtype=dx.dtype)
+        b = np.empty(width, dtype=dx.dtype)
+        offset = np.empty(width, dtype=dx.dtype)
+        for first in range(0, width, s):
+            j = (low + first) // s
+            total = 0.0
+            moment = 0.0
+            for q in range(first, first + s):
+                total += totals[q]
+                moment += moments[q]
+            sum_dy_xhat = moment * invstd[j]
+            sums_out[0, j] = total
+            sums_out[1, j] = sum_dy_xhat
+            a64 = gamma[j] * invstd[j]
+            for q in range(first, first + s):
+                m[q] = mean[j]
+                a[q] = a64
+                b[q] = -a64 * invstd[j] * sum_dy_xhat / count
+                offset[q] = -a64 * total / count
+        for i in range(n):
+            x_row = x[i, low:low + width]
+            dy_row = dy[i, low:low + width]
+            dx_row = dx[i, low:low + width]
+            for q in range(width):
+                dx_row[q] = a[q] * dy_row[q] + b[q] * (x_row[q] - m[q]) + offset[q]
 
 
 # ---------------------------------------------------------------------------------
