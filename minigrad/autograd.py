@@ -4,7 +4,13 @@ An op is a ``Function`` subclass with two static methods side by side:
 
 * ``forward(ctx, *arrays, **params)`` takes NumPy arrays and returns one array;
 * ``backward(ctx, grad)`` takes the upstream gradient as a Tensor and returns one
-  gradient per input (a Tensor, or None where no gradient is needed).
+  gradient per input: a Tensor, a NumPy array (a constant: a fused kernel's result),
+  or None where no gradient is needed.
+
+The engine wraps arrays into Tensors (outputs, saved arrays, gradients), so no op
+module imports ``minigrad.tensor``: tensor.py imports the ops and this module, and
+hands its class over once (``set_tensor_class``) as it is imported. A backward that
+multiplies the gradient by an array it computed wraps that array with ``constant``.
 
 Because backward works on Tensors with the ordinary differentiable ops, running it
 while grad mode is on records a graph of the gradient itself: that is all
@@ -33,7 +39,9 @@ class _GradState(threading.local):
 
 
 _state = _GradState()
-_Tensor = None  # minigrad.tensor.Tensor, set when that module is imported (it imports this one)
+_new_object = object.__new__
+_ONE_INPUT = (True,)
+_Tensor = None  # minigrad.tensor.Tensor: tensor.py imports this module, and sets it once
 _observer = None  # minigrad.debug's hooks while mg.trace or mg.detect_anomaly is open
 # Called as node_hook(ctx, params) for each node recorded while it is set: mg.onnx.export
 # sets it to learn each op's parameters and layer. None otherwise: one check per node.
@@ -43,6 +51,24 @@ node_hook = None
 # Non-leaf tensors whose gradient ``backward`` keeps (Tensor.retain_grad), by id; an
 # entry goes when its tensor does.
 _retained = weakref.WeakValueDictionary()
+
+
+def set_tensor_class(cls):
+    """Make ``cls`` the class of every Tensor the engine creates (called by tensor.py)."""
+    global _Tensor
+    _Tensor = cls
+
+
+def constant(array):
+    """``array`` (not copied) as a Tensor that needs no gradient: a constant of the graph,
+    e.g. a mask that a backward multiplies the gradient by."""
+    tensor = _new_object(_Tensor)
+    tensor.data = array
+    tensor.grad = None
+    tensor.requires_grad = False
+    tensor._ctx = None
+    tensor._versions = [0]
+    return tensor
 
 
 def retain_grad(tensor):
@@ -110,7 +136,14 @@ class Context:
         # remember each input's version, and check it when the backward asks. A node that
         # is not recorded (no_grad, or the ops of a backward pass) has no backward to ask.
         if self.recording:
-            self.saved_versions = [tensor._versions[0] for tensor in self.inputs]
+            inputs = self.inputs
+            count = len(inputs)  # one and two inputs spelled out: most recorded nodes
+            if count == 2:
+                self.saved_versions = (inputs[0]._versions[0], inputs[1]._versions[0])
+            elif count == 1:
+                self.saved_versions = (inputs[0]._versions[0],)
+            else:
+                self.saved_versions = tuple([tensor._versions[0] for tensor in inputs])
 
     @property
     def saved_tensors(self):
@@ -124,26 +157,22 @@ class Context:
                 self._changed_in_place("an input", b)
             return inputs
         tensors = []
-        for array in self.saved_arrays:
-            # most saved arrays are inputs' own: found here without a call
-            for tensor, version in zip(self.inputs, self.saved_versions):
+        for array in arrays:
+            # most saved arrays are inputs' own
+            for tensor, version in zip(inputs, self.saved_versions):
                 if tensor.data is array:
                     if tensor._versions[0] != version:
                         self._changed_in_place("an input", tensor)
                     tensors.append(tensor)
                     break
             else:
-                tensors.append(self._tensor_for(array))
+                tensors.append(self._not_an_input(array))
         return tuple(tensors)
 
-    def _tensor_for(self, array):
+    def _not_an_input(self, array):
+        """The Tensor for a saved array that is no input's: None, the output, or a constant."""
         if array is None:
             return None
-        for tensor, version in zip(self.inputs, self.saved_versions):
-            if tensor.data is array:
-                if tensor._versions[0] != version:
-                    self._changed_in_place("an input", tensor)
-                return tensor
         # The engine sets ``output`` while it runs this node's backward (a permanent
         # reference would make a cycle between the output and its ctx).
         output = getattr(self, "output", None)
@@ -152,7 +181,7 @@ class Context:
                 self._changed_in_place("its output", output)
             return output
         # An intermediate array: a constant as far as second derivatives go.
-        return _Tensor._wrap(array)
+        return constant(array)
 
     def _changed_in_place(self, which, tensor):
         name = self.function.__name__ if hasattr(self, "function") else "an op"
@@ -195,9 +224,9 @@ class Function:
             if a.data.dtype is not b.data.dtype and cls.promotes_dtypes:
                 inputs = _promoted(inputs)
                 a, b = inputs
-            record = _state.enabled and (a.requires_grad or b.requires_grad)
+            record = (a.requires_grad or b.requires_grad) and _state.enabled  # the cheaper test first
         elif count == 1:
-            record = _state.enabled and inputs[0].requires_grad
+            record = inputs[0].requires_grad and _state.enabled
         else:
             if cls.promotes_dtypes:
                 inputs = _promoted(inputs)
@@ -206,10 +235,12 @@ class Function:
         if record:
             ctx.recording = True
         try:
+            # a call spelling out ``**params`` costs twice a plain one, even with none
             if count == 1:
-                out = cls.forward(ctx, inputs[0].data, **params)
+                x = inputs[0].data
+                out = cls.forward(ctx, x, **params) if params else cls.forward(ctx, x)
             elif count == 2:
-                out = cls.forward(ctx, a.data, b.data, **params)
+                out = cls.forward(ctx, a.data, b.data, **params) if params else cls.forward(ctx, a.data, b.data)
             else:
                 out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ValueError as error:
@@ -227,7 +258,12 @@ class Function:
         result.grad = None
         result._versions = [0]
         if record:
-            ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            if count == 2:
+                ctx.needs_input_grad = (a.requires_grad, b.requires_grad)
+            elif count == 1:
+                ctx.needs_input_grad = _ONE_INPUT  # recorded, so that input requires grad
+            else:
+                ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
             ctx.function = cls
             result.requires_grad = True
             result._ctx = ctx
@@ -239,9 +275,6 @@ class Function:
         if _observer is not None:
             _observer.forward(cls, inputs, out, ctx)
         return result
-
-
-_new_object = object.__new__
 
 
 def _promoted(inputs):
@@ -310,20 +343,22 @@ def _topological_order(roots):
     order = []
     expanded = set()
     stack = [(root, False) for root in reversed(roots)]
+    push, pop, mark, emit = stack.append, stack.pop, expanded.add, order.append  # once, not per node
     while stack:
-        tensor, children_done = stack.pop()
+        tensor, children_done = pop()
         if children_done:
-            order.append(tensor)
+            emit(tensor)
             continue
-        if id(tensor) in expanded:
+        key = id(tensor)
+        if key in expanded:
             continue
-        expanded.add(id(tensor))
-        stack.append((tensor, True))
+        mark(key)
+        push((tensor, True))
         ctx = tensor._ctx
         if ctx is not None:
             for parent in ctx.inputs:
                 if parent.requires_grad and id(parent) not in expanded:
-                    stack.append((parent, False))
+                    push((parent, False))
     order.reverse()
     return order
 
@@ -355,7 +390,8 @@ def _once_differentiable_backward(ctx, grad):
         grads = (grads,)
     return tuple(
         None if g is None else
-        _NotTwiceDifferentiable.apply(g, grad, *ctx.inputs, name=ctx.function.__name__)
+        _NotTwiceDifferentiable.apply(g if isinstance(g, _Tensor) else constant(np.asarray(g)), grad,
+                                      *ctx.inputs, name=ctx.function.__name__)
         for g in grads
     )
 
@@ -414,7 +450,7 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 if not isinstance(parent_grad, _Tensor):
-                    parent_grad = _Tensor._wrap(np.asarray(parent_grad))
+                    parent_grad = constant(np.asarray(parent_grad))
                 parent_array = parent.data
                 if parent_grad.data.shape != parent_array.shape:
                     parent_grad = _reduce_to_shape(parent_grad, parent_array.shape, function)
@@ -431,7 +467,7 @@ def run_backward(outputs, grad_outputs, inputs=None, create_graph=False):
                     # no graph is recorded: add the arrays without making an op (a new array,
                     # since either one may be shared, e.g. Add hands one gradient to both inputs)
                     total = previous.data + parent_grad.data
-                    grads[parent_key] = _Tensor._wrap(total if type(total) is np.ndarray else np.asarray(total))
+                    grads[parent_key] = constant(total if type(total) is np.ndarray else np.asarray(total))
     return results
 
 
@@ -447,7 +483,7 @@ def _default_grad(output, name):
             f"{name}: grad can be created implicitly only for one-element outputs, "
             f"but the output has shape {output.shape}; pass a gradient of that shape"
         )
-    return _Tensor._wrap(np.ones_like(output.data))
+    return constant(np.ones_like(output.data))
 
 
 def _check_grad_output(output, grad, name):
@@ -473,9 +509,9 @@ def backward(tensor, grad=None):
     found = list(run_backward([tensor], [grad]).values())
     for (leaf, _), array in zip(found, _owned_arrays(found, [grad])):
         if leaf.grad is None:
-            leaf.grad = _Tensor._wrap(array)
+            leaf.grad = constant(array)
         else:
-            leaf.grad = _Tensor._wrap(leaf.grad.data + array)
+            leaf.grad = constant(leaf.grad.data + array)
 
 
 def _owned_arrays(pairs, caller_grads):
@@ -554,11 +590,11 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
     found = run_backward(roots, root_grads, inputs=inputs, create_graph=create_graph)
     if create_graph:  # graph nodes themselves: they must stay connected
         return tuple(
-            found[id(t)] if id(t) in found else _Tensor._wrap(np.zeros_like(t.data)) for t in inputs
+            found[id(t)] if id(t) in found else constant(np.zeros_like(t.data)) for t in inputs
         )
     reached = [(t, found[id(t)]) for t in inputs if id(t) in found]
     owned = iter(_owned_arrays(reached, root_grads))
     return tuple(
-        _Tensor._wrap(next(owned)) if id(t) in found else _Tensor._wrap(np.zeros_like(t.data))
+        constant(next(owned)) if id(t) in found else constant(np.zeros_like(t.data))
         for t in inputs
     )

@@ -104,16 +104,8 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, array):
-        """A constant Tensor around an existing array (no checks, no copy)."""
-        tensor = object.__new__(cls)
-        tensor.data = array
-        tensor.grad = None
-        tensor.requires_grad = False
-        tensor._ctx = None
-        tensor._versions = [0]
-        return tensor
+    # A constant Tensor around an existing array (no checks, no copy): the engine's.
+    _wrap = staticmethod(autograd.constant)
 
     def _alias(self):
         """A constant Tensor on the same memory, sharing the version counter."""
@@ -873,7 +865,7 @@ class Tensor:
         mask = np.tri(rows, cols, k, dtype=bool)
         if not lower:
             mask = ~np.tri(rows, cols, k - 1, dtype=bool)
-        return ew.where(mask, self, 0)
+        return where(mask, self, 0)
 
     @torch_names(diagonal="k")
     def tril(self, k=0):
@@ -934,6 +926,7 @@ class Tensor:
         return shape_ops.GetItem.apply(self, index=index)
 
 
+autograd.set_tensor_class(Tensor)  # the class of the Tensors the engine makes
 SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
@@ -993,13 +986,38 @@ def stack(tensors, axis=0):
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` holds, else ``b``; broadcasts as NumPy.
+
+    >>> import minigrad as mg
+    >>> mg.where(mg.tensor([1.0, -2.0]) > 0, 1.0, 0.0).tolist()
+    [1.0, 0.0]
+    """
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    condition = np.asarray(condition, dtype=bool)
+    a, b = _pair(a, b)
+    return ew.Where.apply(a, b, condition=condition)
+
+
+def maximum(a, b):
+    """Elementwise maximum; broadcasts as NumPy; ties split the gradient equally."""
+    a, b = _pair(a, b)
+    return ew.Maximum.apply(a, b)
+
+
 def minimum(a, b):
     """Elementwise minimum; broadcasts as NumPy; ties split the gradient equally."""
-    a, b = ew._pair(a, b)
+    a, b = _pair(a, b)
     return binary.Minimum.apply(a, b)
 
 
-autograd._Tensor = Tensor
+def _pair(a, b):
+    """Two operands as Tensors; a Python or NumPy scalar takes the other's dtype."""
+    if isinstance(a, Tensor):
+        return a, a._operand(b)
+    if isinstance(b, Tensor):
+        return b._operand(a), b
+    return as_tensor(a), as_tensor(b)
 
-where = ew.where
-maximum = ew.maximum
+

@@ -13,7 +13,7 @@ from ..ops.loss import CrossEntropy
 from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.pad import Pad
 from ..ops.reduce import normalize_axis
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, where
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -78,8 +78,6 @@ def sigmoid(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """``x`` where positive, ``negative_slope * x`` elsewhere (the slope at 0, as PyTorch)."""
-    from ..ops.elementwise import where
-
     x = as_tensor(x)
     return where(x > 0, x, x * negative_slope)
 

@@ -188,8 +188,6 @@ class BatchNormFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..tensor import Tensor
-
         ctx.saved_tensors  # raises if x was changed in place since the forward
         x3 = ctx.x3
         dtype = x3.dtype
@@ -209,14 +207,14 @@ class BatchNormFunction(Function):
                 zeros = np.zeros_like(ctx.mean)
                 dx3 = backend.normalize(dy3, zeros, ctx.gamma * ctx.invstd, zeros)
         if need_x:
-            grads[0] = Tensor._wrap(dx3.reshape(grad.shape))
+            grads[0] = dx3.reshape(grad.shape)
         position = 1
         if ctx.has_weight:
             if ctx.needs_input_grad[position]:
-                grads[position] = Tensor._wrap(sum_dy_xhat.astype(dtype))
+                grads[position] = sum_dy_xhat.astype(dtype)
             position += 1
         if ctx.has_bias and ctx.needs_input_grad[position]:
-            grads[position] = Tensor._wrap(sum_dy.astype(dtype))
+            grads[position] = sum_dy.astype(dtype)
         return tuple(grads)
 
 

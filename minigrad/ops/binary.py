@@ -3,13 +3,7 @@
 
 import numpy as np
 
-from ..autograd import Function
-
-
-def _constant(array):
-    from ..tensor import Tensor
-
-    return Tensor._wrap(array)
+from ..autograd import Function, constant
 
 
 class Minimum(Function):
@@ -26,8 +20,8 @@ class Minimum(Function):
         dtype = grad.dtype
         # ties split the gradient equally, as PyTorch
         mask_a = (a < b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
-        grad_a = grad * _constant(mask_a) if ctx.needs_input_grad[0] else None
-        grad_b = grad * _constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
+        grad_a = grad * constant(mask_a) if ctx.needs_input_grad[0] else None
+        grad_b = grad * constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -46,7 +40,7 @@ class Remainder(Function):
         a, b = ctx.saved_tensors
         grad_b = None
         if ctx.needs_input_grad[1]:
-            grad_b = -grad * _constant(np.floor_divide(a.data, b.data).astype(grad.dtype))
+            grad_b = -grad * constant(np.floor_divide(a.data, b.data).astype(grad.dtype))
         return grad, grad_b
 
 

@@ -2,14 +2,8 @@
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, constant
 from ..dtypes import floating
-
-
-def _constant(array):
-    from ..tensor import Tensor
-
-    return Tensor._wrap(array)
 
 
 class Add(Function):
@@ -92,11 +86,11 @@ class Pow(Function):
                 grad_a = grad * b * a ** (b - 1)
                 zero_exponent = b.data == 0
                 if zero_exponent.any():  # x**0 is constant: 0, not 0 * 0**-1 = nan (as PyTorch)
-                    grad_a = where(zero_exponent, 0.0, grad_a)
+                    grad_a = filled(zero_exponent, 0.0, grad_a)
         if ctx.needs_input_grad[1]:
             # 0**b has a zero derivative in b where b >= 0 (as PyTorch), not 0 * log(0)
             undefined = (a.data == 0) & (b.data >= 0)
-            safe_a = where(undefined, 1.0, a)
+            safe_a = filled(undefined, 1.0, a)
             grad_b = grad * out * safe_a.log()
         return grad_a, grad_b
 
@@ -160,7 +154,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * _constant(np.sign(a.data).astype(grad.dtype))  # 0 at 0, as PyTorch
+        return grad * constant(np.sign(a.data).astype(grad.dtype))  # 0 at 0, as PyTorch
 
 
 class Relu(Function):
@@ -272,7 +266,7 @@ class Clip(Function):
             inside &= a.data >= ctx.lo
         if ctx.hi is not None:
             inside &= a.data <= ctx.hi
-        return grad * _constant(inside.astype(grad.dtype))
+        return grad * constant(inside.astype(grad.dtype))
 
 
 class Maximum(Function):
@@ -289,8 +283,8 @@ class Maximum(Function):
         dtype = grad.dtype
         # ties split the gradient equally, as PyTorch
         mask_a = (a > b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
-        grad_a = grad * _constant(mask_a) if ctx.needs_input_grad[0] else None
-        grad_b = grad * _constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
+        grad_a = grad * constant(mask_a) if ctx.needs_input_grad[0] else None
+        grad_b = grad * constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -305,9 +299,15 @@ class Where(Function):
     @staticmethod
     def backward(ctx, grad):
         mask = ctx.condition.astype(grad.dtype)
-        grad_a = grad * _constant(mask) if ctx.needs_input_grad[0] else None
-        grad_b = grad * _constant(1 - mask) if ctx.needs_input_grad[1] else None
+        grad_a = grad * constant(mask) if ctx.needs_input_grad[0] else None
+        grad_b = grad * constant(1 - mask) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
+
+
+def filled(condition, value, tensor):
+    """``tensor`` with the number ``value`` where the array ``condition`` holds (for a
+    backward: the gradient flows to ``tensor`` elsewhere)."""
+    return Where.apply(constant(np.array(value, dtype=tensor.data.dtype)), tensor, condition=condition)
 
 
 class Cast(Function):
@@ -319,36 +319,3 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.astype(ctx.input_dtype)
-
-
-def where(condition, a, b):
-    """Elementwise ``a`` where ``condition`` holds, else ``b``; broadcasts as NumPy.
-
-    >>> import minigrad as mg
-    >>> mg.where(mg.tensor([1.0, -2.0]) > 0, 1.0, 0.0).tolist()
-    [1.0, 0.0]
-    """
-    from ..tensor import Tensor
-
-    if isinstance(condition, Tensor):
-        condition = condition.data
-    condition = np.asarray(condition, dtype=bool)
-    a, b = _pair(a, b)
-    return Where.apply(a, b, condition=condition)
-
-
-def maximum(a, b):
-    """Elementwise maximum; broadcasts as NumPy; ties split the gradient equally."""
-    a, b = _pair(a, b)
-    return Maximum.apply(a, b)
-
-
-def _pair(a, b):
-    """Two operands as Tensors; a Python or NumPy scalar takes the other's dtype."""
-    from ..tensor import Tensor, as_tensor
-
-    if isinstance(a, Tensor):
-        return a, a._operand(b)
-    if isinstance(b, Tensor):
-        return b._operand(a), b
-    return as_tensor(a), as_tensor(b)

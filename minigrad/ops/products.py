@@ -9,13 +9,7 @@ a constant, so differentiating it again raises rather than silently dropping ter
 
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
-
-
-def _constant(array):
-    from ..tensor import Tensor
-
-    return Tensor._wrap(array)
+from ..autograd import Function, constant, is_grad_enabled
 
 
 def _no_second_derivative_at_zero(op_name):
@@ -56,7 +50,7 @@ class Prod(Function):
         if not (a.data == 0).any():
             return grad * out.reshape(ctx.kept_shape) / a
         _no_second_derivative_at_zero("prod")
-        return grad * _constant(_others_product(a.data, ctx.axis))
+        return grad * constant(_others_product(a.data, ctx.axis))
 
 
 class CumSum(Function):
@@ -109,4 +103,4 @@ class CumProd(Function):
         if not (a.data == 0).any():
             return (grad * out).flip(ctx.axis).cumsum(ctx.axis).flip(ctx.axis) / a
         _no_second_derivative_at_zero("cumprod")
-        return _constant(_cumprod_grad_with_zeros(a.data, out.data, grad.data, ctx.axis))
+        return constant(_cumprod_grad_with_zeros(a.data, out.data, grad.data, ctx.axis))

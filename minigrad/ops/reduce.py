@@ -6,9 +6,9 @@ deviation, so the variance of a constant is exactly 0.
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, constant
 from ..dtypes import floating
-from .elementwise import where
+from .elementwise import filled
 
 
 def normalize_axis(axis, ndim, op_name):
@@ -97,7 +97,7 @@ class StdFromVar(Function):
         zero = out.data == 0
         if not zero.any():
             return grad / (out * 2.0)
-        return where(zero, 0.0, grad / (where(zero, 1.0, out) * 2.0))
+        return filled(zero, 0.0, grad / (filled(zero, 1.0, out) * 2.0))
 
 
 class Max(Function):
@@ -118,12 +118,10 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..tensor import Tensor
-
         a, out = (t.data for t in ctx.saved_tensors)
         hits = a == out
         if a.dtype.kind == "f":
             hits |= np.isnan(a) & np.isnan(out)  # a NaN maximum is where the NaNs are
         hits = hits.astype(grad.dtype)
         share = hits / hits.sum(axis=ctx.axis, keepdims=True)
-        return grad.reshape(out.shape) * Tensor._wrap(share)
+        return grad.reshape(out.shape) * constant(share)
