@@ -1,11 +1,13 @@
-"""Argument checks of the convolution and pooling functions: every bad input a clear
-error naming the op and the shapes, raised before anything is computed."""
+"""Argument checks of the convolution, pooling and batch-norm functions: every bad input
+a clear error naming the op and the shapes, raised before anything is computed (so a
+bad call leaves the running statistics as they were)."""
 
 import numpy as np
 
 from ..backend.reference import output_size
+from ..ops.batchnorm import IMPLS
 from ..ops.conv import Geometry
-from ..tensor import as_tensor
+from ..tensor import Tensor, as_tensor
 
 
 def is_int(value):
@@ -100,3 +102,67 @@ def pool_arguments(x, kernel_size, stride, padding, op_name):
             f"padding {padding}); the output would be {out_size}"
         )
     return x, unbatched, kernel, Geometry(stride, padding, (1, 1), 1)
+
+
+def batch_norm_arguments(x, running_mean, running_var, weight, bias, training, impl):
+    """``(running_mean, running_var, weight, bias)`` of a valid batch_norm call, as Tensors
+    (a NumPy running statistic shares its memory: the update lands in it)."""
+    running_mean = running_statistic(running_mean, "running_mean")
+    running_var = running_statistic(running_var, "running_var")
+    weight = None if weight is None else as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    if impl not in IMPLS:
+        raise ValueError(f"batch_norm: impl must be one of {IMPLS}, got {impl!r}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected an input of shape (N, C, ...) with at least 2 dimensions, "
+            f"got shape {x.shape}"
+        )
+    if x.dtype.kind != "f":
+        raise ValueError(f"batch_norm: expected a floating point input, got {x.dtype}")
+    if impl == "fused" and x.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"batch_norm: the fused kernels take float32 or float64, got {x.dtype}; "
+            "use impl='composed' for other float types"
+        )
+    channels = x.shape[1]
+    if x.numel() == 0:
+        raise ValueError(f"batch_norm: the input of shape {x.shape} is empty")
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                         ("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({channels},) for an input of shape "
+                f"{x.shape} (channels on axis 1), got {tensor.shape}"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if training:
+        if x.numel() // channels == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {x.shape}"
+            )
+    elif running_mean is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var are needed when training=False "
+            "(eval mode normalizes with them)"
+        )
+    return running_mean, running_var, weight, bias
+
+
+def running_statistic(value, name):
+    """A running mean or variance as a Tensor it can update in place, or None."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = Tensor._wrap(value)  # shares the array's memory
+    elif not isinstance(value, Tensor):
+        raise TypeError(f"batch_norm: {name} must be a Tensor, an ndarray or None, got {type(value).__name__}")
+    if value.dtype.kind != "f":
+        raise TypeError(
+            f"batch_norm: {name} has dtype {value.dtype}; running statistics must be floating "
+            "point (they are updated in place, and an integer array would truncate the update)"
+        )
+    if not value.data.flags.writeable:
+        raise ValueError(f"batch_norm: {name} is read-only, and it is updated in place")
+    return value

@@ -1,7 +1,5 @@
 """Functional forms of the layers: stateless functions of tensors."""
 
-import functools
-
 import numpy as np
 
 from .. import rng
@@ -18,34 +16,44 @@ from ..tensor import Tensor, as_tensor, where
 REDUCTIONS = ("mean", "sum", "none")
 
 
-@functools.wraps(_batchnorm.batch_norm)
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5, impl="fused"):
-    # The running statistics are updated in place: a NumPy array is used as it is (the
-    # update lands in it), and an integer one would silently truncate the update.
-    running_mean = _running_statistic(running_mean, "running_mean")
-    running_var = _running_statistic(running_var, "running_var")
-    weight = None if weight is None else as_tensor(weight)
-    bias = None if bias is None else as_tensor(bias)
-    return _batchnorm.batch_norm(x, running_mean, running_var, weight, bias, training,
-                                 momentum, eps, impl=impl)
+    """Batch normalization over axis 1 (channels), as PyTorch's ``F.batch_norm``.
 
+    Parameters
+    ----------
+    x : Tensor of shape (N, C), (N, C, L) or (N, C, H, W)
+    running_mean, running_var : Tensor of shape (C,) or None
+        Updated in place in training: ``(1 - momentum) * old + momentum * batch``, the
+        variance from the unbiased batch variance. Used to normalize when not training.
+    weight, bias : Tensor of shape (C,) or None
+        gamma and beta, the per-channel scale and shift.
+    training : bool
+        Normalize with the batch statistics (biased variance) and update the running ones.
+    momentum, eps : float
+    impl : {"fused", "composed"}
+        "fused" runs one Numba node; "composed" builds the graph from primitive ops
+        (slower, but twice differentiable). Both give the same numbers.
 
-def _running_statistic(value, name):
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        value = Tensor._wrap(value)  # shares the array's memory
-    elif not isinstance(value, Tensor):
-        raise TypeError(f"batch_norm: {name} must be a Tensor, an ndarray or None, got {type(value).__name__}")
-    if value.dtype.kind != "f":
-        raise TypeError(
-            f"batch_norm: {name} has dtype {value.dtype}; running statistics must be floating "
-            "point (they are updated in place, and an integer array would truncate the update)"
-        )
-    if not value.data.flags.writeable:
-        raise ValueError(f"batch_norm: {name} is read-only, and it is updated in place")
-    return value
+    Returns
+    -------
+    Tensor of the shape and dtype of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg, minigrad.nn.functional as F
+    >>> x = mg.tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> rm, rv = mg.zeros(2), mg.ones(2)
+    >>> y = F.batch_norm(x, rm, rv, training=True, impl="composed")
+    >>> np.round(y.numpy(), 3).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    >>> print(rm.numpy(), rv.numpy())  # 0.1 * batch mean; 0.9 + 0.1 * unbiased batch variance
+    [0.2 2. ] [ 1.1 20.9]
+    """
+    running_mean, running_var, weight, bias = checks.batch_norm_arguments(
+        x, running_mean, running_var, weight, bias, training, impl)
+    run = _batchnorm.batch_norm_fused if impl == "fused" else _batchnorm.batch_norm_composed
+    return run(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def linear(x, weight, bias=None):

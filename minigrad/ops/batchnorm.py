@@ -22,6 +22,8 @@ channel ``c`` (axis 1), over every other axis::
   inverse standard deviation, not xhat; it is once-differentiable.
 
 The tests prove the two are one function (outputs, gradients and running statistics).
+This file holds only the maths: the public ``F.batch_norm`` (nn/functional.py) checks
+its arguments (nn/checks.py) and calls one of the two.
 """
 
 import numpy as np
@@ -33,47 +35,8 @@ IMPLS = ("fused", "composed")
 
 
 # ---------------------------------------------------------------------------------
-# validation and running statistics (shared by both implementations)
+# running statistics (shared by both implementations)
 # ---------------------------------------------------------------------------------
-def _check_inputs(x, running_mean, running_var, weight, bias, training, impl):
-    if impl not in IMPLS:
-        raise ValueError(f"batch_norm: impl must be one of {IMPLS}, got {impl!r}")
-    if x.ndim < 2:
-        raise ValueError(
-            f"batch_norm: expected an input of shape (N, C, ...) with at least 2 dimensions, "
-            f"got shape {x.shape}"
-        )
-    if x.dtype.kind != "f":
-        raise ValueError(f"batch_norm: expected a floating point input, got {x.dtype}")
-    if impl == "fused" and x.dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"batch_norm: the fused kernels take float32 or float64, got {x.dtype}; "
-            "use impl='composed' for other float types"
-        )
-    channels = x.shape[1]
-    if x.numel() == 0:
-        raise ValueError(f"batch_norm: the input of shape {x.shape} is empty")
-    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
-                         ("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.shape != (channels,):
-            raise ValueError(
-                f"batch_norm: {name} must have shape ({channels},) for an input of shape "
-                f"{x.shape} (channels on axis 1), got {tensor.shape}"
-            )
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    if training:
-        if x.numel() // channels == 1:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input size {x.shape}"
-            )
-    elif running_mean is None:
-        raise ValueError(
-            "batch_norm: running_mean and running_var are needed when training=False "
-            "(eval mode normalizes with them)"
-        )
-
-
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):
     """In place: ``running = (1 - momentum) * running + momentum * batch``.
 
@@ -227,45 +190,3 @@ def batch_norm_fused(x, running_mean, running_var, weight=None, bias=None,
         training=training, running_mean=running_mean, running_var=running_var,
         momentum=momentum, eps=eps,
     )
-
-
-# ---------------------------------------------------------------------------------
-# the public function
-# ---------------------------------------------------------------------------------
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5, impl="fused"):
-    """Batch normalization over axis 1 (channels), as PyTorch's ``F.batch_norm``.
-
-    Parameters
-    ----------
-    x : Tensor of shape (N, C), (N, C, L) or (N, C, H, W)
-    running_mean, running_var : Tensor of shape (C,) or None
-        Updated in place in training: ``(1 - momentum) * old + momentum * batch``, the
-        variance from the unbiased batch variance. Used to normalize when not training.
-    weight, bias : Tensor of shape (C,) or None
-        gamma and beta, the per-channel scale and shift.
-    training : bool
-        Normalize with the batch statistics (biased variance) and update the running ones.
-    momentum, eps : float
-    impl : {"fused", "composed"}
-        "fused" runs one Numba node; "composed" builds the graph from primitive ops
-        (slower, but twice differentiable). Both give the same numbers.
-
-    Returns
-    -------
-    Tensor of the shape and dtype of ``x``.
-
-    Examples
-    --------
-    >>> import numpy as np, minigrad as mg, minigrad.nn.functional as F
-    >>> x = mg.tensor([[1.0, 10.0], [3.0, 30.0]])
-    >>> rm, rv = mg.zeros(2), mg.ones(2)
-    >>> y = F.batch_norm(x, rm, rv, training=True, impl="composed")
-    >>> np.round(y.numpy(), 3).tolist()
-    [[-1.0, -1.0], [1.0, 1.0]]
-    >>> print(rm.numpy(), rv.numpy())  # 0.1 * batch mean; 0.9 + 0.1 * unbiased batch variance
-    [0.2 2. ] [ 1.1 20.9]
-    """
-    _check_inputs(x, running_mean, running_var, weight, bias, training, impl)
-    run = batch_norm_fused if impl == "fused" else batch_norm_composed
-    return run(x, running_mean, running_var, weight, bias, training, momentum, eps)
