@@ -22,7 +22,7 @@ step alone, SGD momentum and Adam over the mlp's 0.54M parameters (target <= 1.0
 The machine may be shared: the variants of one model run interleaved, repeat by repeat,
 and every figure is a median. The first step of each minigrad model (Numba's compile or
 on-disk cache load) is timed apart and left out of the medians. PyTorch is imported
-after minigrad's kernels have run (the order minigrad/kernels/threads.py expects).
+after minigrad's kernels have run (the order minigrad/runtime/threads.py expects).
 """
 
 import argparse

@@ -15,7 +15,7 @@ import numpy as np
 from . import rng
 from .datasets.digits import load_digits
 from .datasets.idx import load_idx, load_mnist
-from .tensor import Tensor
+from .tensor import Tensor, from_numpy
 
 __all__ = ["DataLoader", "TensorDataset", "load_digits", "load_idx", "load_mnist", "train_test_split"]
 
@@ -122,7 +122,9 @@ class DataLoader:
             order = np.arange(size)
         for batch in range(len(self)):
             indices = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            yield tuple(Tensor(part) for part in self._fetch(indices))
+            # each part is a fresh array (gathered by an index array, or stacked): the
+            # batch's Tensors take it as it is, rather than copy it again
+            yield tuple(from_numpy(part) for part in self._fetch(indices))
 
     def _fetch(self, indices):
         if isinstance(self.dataset, TensorDataset):

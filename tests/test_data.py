@@ -95,6 +95,34 @@ def test_any_indexable_dataset_is_stacked():
     assert rows.shape == (3, 2) and rows[:, 0].tolist() == [0, 1, 4] and labels.tolist() == [0, 1, 2]
 
 
+class _Rows:
+    """An indexable dataset whose items are views of one array."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, i):
+        return (self.array[i],)
+
+
+@pytest.mark.parametrize("make", [lambda a: TensorDataset(a), _Rows], ids=["TensorDataset", "indexable"])
+def test_a_batch_is_copied_once_and_owns_its_memory(make, monkeypatch):
+    data = np.arange(12.0).reshape(6, 2)
+    loader = DataLoader(make(data), batch_size=4, shuffle=True, seed=0)
+    gathered = []
+    fetch = loader._fetch
+    monkeypatch.setattr(loader, "_fetch", lambda indices: gathered.append(fetch(indices)) or gathered[-1])
+    for (batch,), (part,) in zip(loader, gathered):
+        assert batch.data is part  # the gathered rows are the batch: no second copy
+        assert not np.shares_memory(batch.data, data)  # changing the batch leaves the data alone
+        batch.data[...] = -1.0
+    assert len(gathered) == 2
+    assert data.tolist() == np.arange(12.0).reshape(6, 2).tolist()
+
+
 @pytest.mark.parametrize("batch_size", [0, -2])
 def test_batch_size_zero_or_negative_is_a_clear_error(batch_size):
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
