@@ -13,25 +13,12 @@ import pytest
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn
+from models import LAYERS as SHARED_LAYERS, digits_cnn, mlp_with_batchnorm, with_statistics
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def _trained_a_little(model, shape, steps=3):
-    """A few training-mode forwards, so running statistics are not their initial values,
-    and non-trivial affine parameters; then eval mode."""
-    rng = np.random.default_rng(0)
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.affine:
-            module.weight.data[...] = rng.uniform(0.5, 1.5, module.weight.shape)
-            module.bias.data[...] = rng.normal(0, 0.5, module.bias.shape)
-    model.train()
-    for _ in range(steps):
-        model(mg.tensor((rng.normal(size=(8,) + shape) * 2 + 1).astype(np.float32)))
-    return model.eval()
 
 
 def export_and_run(model, shape, tmp_path, example_batch=3, batch_sizes=(1, 7), **kwargs):
@@ -54,21 +41,6 @@ def export_and_run(model, shape, tmp_path, example_batch=3, batch_sizes=(1, 7), 
     return proto, worst
 
 
-def digits_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
-    )
-
-
-def mlp_with_batchnorm():
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(32, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 10),
-    )
-
-
 class TensorOps(nn.Module):
     """Every Tensor op the exporter maps, between two Linear layers."""
 
@@ -88,54 +60,21 @@ class TensorOps(nn.Module):
         return F.log_softmax(self.second(h.tanh().relu()), axis=1)
 
 
-LAYERS = {
-    "Linear": (lambda: nn.Linear(5, 3), (5,)),
-    "Linear without bias": (lambda: nn.Linear(5, 3, bias=False), (5,)),
-    "Conv2d": (lambda: nn.Conv2d(3, 4, 3), (3, 7, 7)),
-    "Conv2d stride, padding": (lambda: nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 2)), (3, 9, 8)),
-    "Conv2d dilation, groups": (lambda: nn.Conv2d(4, 6, 3, dilation=2, groups=2, bias=False), (4, 9, 9)),
-    "BatchNorm1d (N, C)": (lambda: nn.BatchNorm1d(5), (5,)),
-    "BatchNorm1d (N, C, L)": (lambda: nn.BatchNorm1d(3), (3, 6)),
-    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (3, 4, 5)),
-    "BatchNorm2d composed": (lambda: nn.BatchNorm2d(3, impl="composed"), (3, 4, 5)),
-    "BatchNorm2d without affine": (lambda: nn.BatchNorm2d(3, affine=False, momentum=None), (3, 4, 5)),
-    "ReLU": (lambda: nn.ReLU(), (4, 3)),
-    "Tanh": (lambda: nn.Tanh(), (6,)),
-    "Sigmoid": (lambda: nn.Sigmoid(), (2, 3, 3)),
-    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 6, 6)),
-    "MaxPool2d stride, padding": (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 7, 6)),
-    "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 6, 6)),
-    "AvgPool2d padding counted": (lambda: nn.AvgPool2d((3, 2), stride=(2, 1), padding=1), (2, 7, 6)),
-    "Flatten": (lambda: nn.Flatten(), (2, 3, 4)),
-    "Flatten middle axes": (lambda: nn.Flatten(1, 2), (2, 3, 4)),
-    "Dropout": (lambda: nn.Dropout(0.5), (5,)),
-    "Identity": (lambda: nn.Identity(), (3, 2)),
-    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 6)),
-    "GELU": (lambda: nn.GELU(), (5,)),
-    "GELU tanh": (lambda: nn.GELU(approximate="tanh"), (5,)),
-    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 3, 4)),
-    "LayerNorm without bias": (lambda: nn.LayerNorm(4, bias=False), (3, 4)),
-    "Softmax": (lambda: nn.Softmax(axis=1), (4, 3)),
-    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (6,)),
-    "nested Sequential": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), nn.Linear(4, 2)), (4,)),
-    "Tensor ops": (TensorOps, (6,)),
-    "digits CNN": (digits_cnn, (1, 8, 8)),
-    "MLP with BatchNorm1d": (mlp_with_batchnorm, (1, 8, 8)),
-}
+LAYERS = {**SHARED_LAYERS, "Tensor ops": (TensorOps, (6,))}
 
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_onnx_runtime_gives_minigrads_eval_output(name, tmp_path):
     mg.manual_seed(0)
     build, shape = LAYERS[name]
-    model = _trained_a_little(build(), shape)
+    model = with_statistics(build(), shape)
     export_and_run(model, shape, tmp_path)
 
 
 @pytest.mark.parametrize("example_batch", [1, 7])
 def test_any_example_batch_size_gives_a_model_for_every_batch_size(example_batch, tmp_path):
     mg.manual_seed(0)
-    model = _trained_a_little(digits_cnn(), (1, 8, 8))
+    model = with_statistics(digits_cnn(), (1, 8, 8))
     export_and_run(model, (1, 8, 8), tmp_path, example_batch=example_batch, batch_sizes=(1, 2, 7))
 
 
@@ -179,12 +118,12 @@ def test_mean_var_std_pad_minimum(tmp_path):
 
 def test_conv_and_pool_with_padding_same(tmp_path):
     model = nn.Sequential(nn.Conv2d(2, 3, (2, 3), padding="same"), nn.MaxPool2d(2), nn.Conv2d(3, 2, 2, padding="same"))
-    export_and_run(_trained_a_little(model, (2, 6, 7)), (2, 6, 7), tmp_path)
+    export_and_run(with_statistics(model, (2, 6, 7)), (2, 6, 7), tmp_path)
 
 
 def test_parameters_are_initializers_named_as_the_state_dict(tmp_path):
     mg.manual_seed(0)
-    model = _trained_a_little(digits_cnn(), (1, 8, 8))
+    model = with_statistics(digits_cnn(), (1, 8, 8))
     mg.onnx.export(model, mg.randn(2, 1, 8, 8), tmp_path / "m.onnx")
     loaded = onnx.load(str(tmp_path / "m.onnx"))
     initializers = {i.name: onnx.numpy_helper.to_array(i) for i in loaded.graph.initializer}
@@ -215,7 +154,7 @@ def test_fixed_batch_when_dynamic_batch_is_false(tmp_path):
 
 def test_float64_model_exports_as_float64(tmp_path):
     mg.manual_seed(0)
-    model = _trained_a_little(mlp_with_batchnorm(), (1, 8, 8)).double()
+    model = with_statistics(mlp_with_batchnorm(), (1, 8, 8)).double()
     path = tmp_path / "double.onnx"
     mg.onnx.export(model, mg.randn(3, 1, 8, 8, dtype=np.float64), path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -324,7 +263,7 @@ def test_bad_arguments(tmp_path):
 # ---- BatchNorm (and Dropout) in training mode: exported in eval form, with a warning ----
 def test_a_model_in_training_mode_is_exported_in_eval_form_with_a_warning(tmp_path):
     mg.manual_seed(0)
-    model = _trained_a_little(mlp_with_batchnorm(), (1, 8, 8)).train()
+    model = with_statistics(mlp_with_batchnorm(), (1, 8, 8)).train()
     before = model.state_dict()
     path = tmp_path / "train.onnx"
     with pytest.warns(UserWarning, match=r"training mode.*eval form.*'2' \(BatchNorm1d\).*'4' \(Dropout\)"):
@@ -391,7 +330,7 @@ def test_export_example_loads_the_weights_digits_cnn_saved(tmp_path, capsys, mon
     import training
 
     mg.manual_seed(3)
-    model = _trained_a_little(training.digits_cnn(), (1, 8, 8))
+    model = with_statistics(training.digits_cnn(), (1, 8, 8))
     mg.save(model.state_dict(), tmp_path / "digits_cnn.npz")
     output = tmp_path / "digits.onnx"
     results = example.main(["--weights", str(tmp_path / "digits_cnn.npz"), "--output", str(output)])
