@@ -72,7 +72,8 @@ def calibrate():
     measured = {name: _line(*[_best_seconds(call) for call in calls], *sizes) for name, calls in passes.items()}
 
     weights = rng.standard_normal((32, 288)).astype(np.float32)
-    measured["mac_columns"] = _best_seconds(lambda: np.matmul(weights, columns[1])) / (32 * columns[1].size)
+    matrix = rng.standard_normal(columns[1].shape).astype(np.float32)
+    measured["mac_columns"] = _best_seconds(lambda: np.matmul(weights, matrix)) / (32 * matrix.size)
     out_size = large.shape[2:]
     tiles = winograd.tiles_from_input(large, out_size, (1, 1),
                                       np.empty(winograd.tiles_shape(large.shape[0], 32, out_size), np.float32))
