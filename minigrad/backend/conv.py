@@ -18,8 +18,8 @@ Paths (``plan``):
   stride-1, undilated, ungrouped layers whose arrays share one dtype: 4x fewer
   multiplications for the price of tile transforms.
 
-Between "numpy", "columns" and "winograd" the cost model of minigrad/backend/cost.py
-decides, from constants measured on this machine. The forward hands the backward what
+Between "numpy", "columns" and "winograd", minigrad/backend/cost.py decides by timing
+each once on the problem's shapes, on this machine. The forward hands the backward what
 it made (columns or tiles) as ``(path, array)``: an array made for another path (a
 backend switched in between, another dtype) is not used.
 """
@@ -55,10 +55,33 @@ def choose(input_shape, c_out, kernel, geometry, dtypes):
     elements = c * kernel[0] * kernel[1] * n * out_size[0] * out_size[1]
     if reference.active() or any(d not in KERNEL_DTYPES for d in dtypes) or elements == 0:
         return "reference"
+    forced = cost.trial_path()
+    if forced is not None:
+        return forced
     if elements < cost.CALIBRATE_MIN:
         return "numpy"
-    costs = cost.step_costs(input_shape, c_out, kernel, out_size, winograd_possible(kernel, geometry, dtypes))
-    return min(costs, key=costs.get)
+    candidates = ["numpy", "columns"] + (["winograd"] if winograd_possible(kernel, geometry, dtypes) else [])
+    # The forward and the gradients see different operands (x and weight; grad and
+    # weight; x and grad), so one problem is keyed on the set of their dtypes; and on
+    # the shape of one image, not the batch size, so that a last, smaller batch or an
+    # evaluation batch is not timed again.
+    kinds = tuple(sorted({d.str for d in dtypes}))
+    problem = (input_shape[1:], c_out, kernel, geometry, kinds)
+    dtype = np.result_type(*dtypes)
+    return cost.fastest(problem, candidates, lambda: _time_step(input_shape, c_out, kernel, geometry, dtype))
+
+
+def _time_step(input_shape, c_out, kernel, geometry, dtype):
+    """One forward and both gradients of this problem, on random data (for ``cost``)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(input_shape).astype(dtype)
+    weight_shape = (c_out, input_shape[1] // geometry.groups) + tuple(kernel)
+    weight = rng.standard_normal(weight_shape).astype(dtype)
+    out, kept = conv2d_forward(x, weight, geometry)
+    grad = np.ones_like(out)
+    upstream = upstream_layout(grad, x.shape, weight, geometry, x)
+    conv2d_input_grad(grad, weight, x.shape, geometry, upstream)
+    conv2d_weight_grad(x, grad, weight.shape, geometry, kept, upstream)
 
 
 def winograd_possible(kernel, geometry, dtypes):
