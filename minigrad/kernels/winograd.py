@@ -22,7 +22,9 @@ The gradients are the adjoints:
 The kernels here are the tile transforms, loop bodies over NumPy arrays; the products
 are NumPy's (BLAS), and minigrad/backend/winograd.py puts the pieces together. A transform runs
 in the dtype of its data, vectorized over the channel axis, which is the contiguous one
-in every array it touches. Tiles are laid out as
+in every array it touches: the images too are channels last (N, H, W, C), NumPy's
+transposing copy from and to NCHW costing a quarter of a transform that gathered
+across channels itself. Tiles are laid out as
 ``(36, N * tiles_high * tiles_wide, channels)``: tile (n, ty, tx) covers output rows
 4*ty to 4*ty + 3 and columns 4*tx to 4*tx + 3, and input rows 4*ty - ph to 4*ty - ph + 5.
 
@@ -121,13 +123,13 @@ def _a(y0, y1, y2, y3):
 # ---- kernels ---------------------------------------------------------------------------
 @kernel
 def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
-    """V = B^T d B for every tile and channel of ``x`` (N, C, H, W), zero-padded by
-    (ph, pw); ``out`` (36, N*th*tw, C).
+    """V = B^T d B for every tile and channel of ``x`` (N, H, W, C), channels last,
+    zero-padded by (ph, pw); ``out`` (36, N*th*tw, C).
 
     One task per row of tiles: it first copies the 6 input rows the tiles read into a
-    zero-padded, channels-last buffer (in cache), then transforms tile by tile.
+    zero-padded buffer (in cache), then transforms tile by tile.
     """
-    n, c, h, w = x.shape
+    n, h, w, c = x.shape
     width = TILE * tiles_wide + 2
     for task in prange(n * tiles_high):
         b = task // tiles_high
@@ -136,9 +138,9 @@ def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
         for u in range(ALPHA):
             y = y0 + u - ph
             if 0 <= y < h:
-                for ch in range(c):
-                    for t in range(w):
-                        padded[u, t + pw, ch] = x[b, ch, y, t]
+                for t in range(w):
+                    for ch in range(c):
+                        padded[u, t + pw, ch] = x[b, y, t, ch]
         columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B^T d)[a, v] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
@@ -171,8 +173,8 @@ def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
 @kernel
 def output_transform(product, bias, out, tiles_high, tiles_wide):
     """Y = A^T M A + bias for every tile and output channel: ``product`` (36, N*th*tw,
-    C_out); ``out`` (N, C_out, OH, OW), the tiles cut to its size."""
-    n, c_out, oh, ow = out.shape
+    C_out); ``out`` (N, OH, OW, C_out), channels last, the tiles cut to its size."""
+    n, oh, ow, c_out = out.shape
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
@@ -199,27 +201,26 @@ def output_transform(product, bias, out, tiles_high, tiles_wide):
                     rows[p, first + 1, o] = r1
                     rows[p, first + 2, o] = r2
                     rows[p, first + 3, o] = r3
-        for o in range(c_out):
-            value = bias[o]
-            for p in range(min(TILE, oh - y0)):
-                for t in range(ow):
-                    out[b, o, y0 + p, t] = rows[p, t, o] + value
+        for p in range(min(TILE, oh - y0)):
+            for t in range(ow):
+                for o in range(c_out):
+                    out[b, y0 + p, t, o] = rows[p, t, o] + bias[o]
     return out
 
 
 @kernel
 def grad_transform(grad, out, tiles_high, tiles_wide):
-    """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, C_out, OH, OW)
-    (zero beyond its edge), ``out`` (36, N*th*tw, C_out)."""
-    n, c_out, oh, ow = grad.shape
+    """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, OH, OW, C_out),
+    channels last (zero beyond its edge), ``out`` (36, N*th*tw, C_out)."""
+    n, oh, ow, c_out = grad.shape
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
         rows = np.zeros((TILE, TILE * tiles_wide, c_out), dtype=out.dtype)
-        for o in range(c_out):
-            for p in range(min(TILE, oh - y0)):
-                for t in range(ow):
-                    rows[p, t, o] = grad[b, o, y0 + p, t]
+        for p in range(min(TILE, oh - y0)):
+            for t in range(ow):
+                for o in range(c_out):
+                    rows[p, t, o] = grad[b, y0 + p, t, o]
         columns = np.empty((ALPHA, TILE, c_out), dtype=out.dtype)  # (A dY)[k, q] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
@@ -252,8 +253,9 @@ def grad_transform(grad, out, tiles_high, tiles_wide):
 def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
     """dd = B dV B^T for every tile, added onto its 6x6 window of the input: the adjoint
     of ``input_transform`` (and of the padding). ``d_tiles`` (36, N*th*tw, C); ``out``
-    (N, C, H, W). One task per image, so that overlapping tiles never race."""
-    n, c, h, w = out.shape
+    (N, H, W, C), channels last. One task per image, so that overlapping tiles never
+    race."""
+    n, h, w, c = out.shape
     for b in prange(n):
         total = np.zeros((TILE * tiles_high + 2, TILE * tiles_wide + 2, c), dtype=out.dtype)
         columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B dV)[u, e] per channel
@@ -283,10 +285,10 @@ def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
                         total[y0 + u, x0 + 3, ch] += r3
                         total[y0 + u, x0 + 4, ch] += r4
                         total[y0 + u, x0 + 5, ch] += r5
-        for ch in range(c):
-            for y in range(h):
-                for t in range(w):
-                    out[b, ch, y, t] = total[y + ph, t + pw, ch]
+        for y in range(h):
+            for t in range(w):
+                for ch in range(c):
+                    out[b, y, t, ch] = total[y + ph, t + pw, ch]
     return out
 
 
