@@ -68,20 +68,25 @@ def choose(input_shape, c_out, kernel, geometry, dtypes):
     kinds = tuple(sorted({d.str for d in dtypes}))
     problem = (input_shape[1:], c_out, kernel, geometry, kinds)
     dtype = np.result_type(*dtypes)
-    return cost.fastest(problem, candidates, lambda: _time_step(input_shape, c_out, kernel, geometry, dtype))
+    return cost.fastest(problem, candidates, _step(input_shape, c_out, kernel, geometry, dtype))
 
 
-def _time_step(input_shape, c_out, kernel, geometry, dtype):
-    """One forward and both gradients of this problem, on random data (for ``cost``)."""
+def _step(input_shape, c_out, kernel, geometry, dtype):
+    """A function running one forward and both gradients of this problem on random
+    data made here, outside the timing (for ``cost``)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(input_shape).astype(dtype)
     weight_shape = (c_out, input_shape[1] // geometry.groups) + tuple(kernel)
     weight = rng.standard_normal(weight_shape).astype(dtype)
-    out, kept = conv2d_forward(x, weight, geometry)
-    grad = np.ones_like(out)
-    upstream = upstream_layout(grad, x.shape, weight, geometry, x)
-    conv2d_input_grad(grad, weight, x.shape, geometry, upstream)
-    conv2d_weight_grad(x, grad, weight.shape, geometry, kept, upstream)
+    grad = np.ones((input_shape[0], c_out) + reference.conv_output_size(input_shape, kernel, geometry), dtype)
+
+    def step():
+        out, kept = conv2d_forward(x, weight, geometry)
+        upstream = upstream_layout(grad, x.shape, weight, geometry, x)
+        conv2d_input_grad(grad, weight, x.shape, geometry, upstream)
+        conv2d_weight_grad(x, grad, weight.shape, geometry, kept, upstream)
+
+    return step
 
 
 def winograd_possible(kernel, geometry, dtypes):
