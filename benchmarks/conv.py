@@ -10,7 +10,7 @@ padding 1, no bias:
 Each library runs in its own process (a thread pool that has just finished keeps
 spinning a while and would steal the cores from the other library's next call);
 processes alternate, a few rounds each; every round reports the median of its repeats,
-and the median of the rounds is printed, with the path minigrad's cost model chose
+and the median of the rounds is printed, with the path minigrad timed fastest
 (minigrad/backend/conv.py) and, for scale, minigrad on the NumPy reference backend.
 Last, the first conv2d call of a fresh process, without and with Numba's on-disk cache.
 

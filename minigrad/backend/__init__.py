@@ -3,13 +3,12 @@
 An op's Function says *what* to compute; the modules here decide *how*, in one place
 per op family: ``conv.py`` (conv2d's three products: NumPy im2col, the Numba im2col
 kernels, or Winograd's F(4x4, 3x3)) and ``batchnorm.py`` (the fused batch norm: Numba
-kernels or NumPy). The choice between paths comes from a small cost model whose
-machine constants are measured once per process (``cost.py``), not from thresholds
-measured on one CPU.
+kernels or NumPy). conv2d's path is the fastest of a whole step timed once per problem
+on the machine at hand (``cost.py``), not a threshold measured on one CPU.
 
 Two backends:
 
-* ``"fast"`` (the default): whichever path the cost model picks.
+* ``"fast"`` (the default): whichever path is timed fastest.
 * ``"reference"``: every op on its readable NumPy code, no Numba, no array reuse. The
   tests run the fast paths against it, and the whole suite once under it.
 
