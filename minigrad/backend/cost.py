@@ -8,7 +8,8 @@ col2im's scatter-add and Winograd's layout changes run at speeds that change wit
 image size. So nothing here is predicted: the first convolution of each problem large
 enough to matter (``CALIBRATE_MIN`` column elements) times a whole step (forward, input
 gradient, weight gradient) on each possible path, on random data of its shapes and
-dtypes, ``TRIALS`` times each, and keeps the fastest for the process (a problem is the shape of one image, the filters
+dtypes (one untimed run each, then ``TRIALS`` rounds taking the paths in turn), and
+keeps the fastest for the process (a problem is the shape of one image, the filters
 and the dtypes: the batch size a problem was first timed at stands for all). One
 block conv layer of a training step, (64, 32, 16, 16) with 32 filters, takes about a
 tenth of a second once.
@@ -27,8 +28,7 @@ import numpy as np
 # It also keeps Numba unimported for small convolutions.
 CALIBRATE_MIN = 1 << 14
 
-# Runs per path: the first compiles or loads the kernels; the fastest of the rest
-# keeps out a busy moment of the machine.
+# Timed rounds per path, after one untimed run (see ``fastest``).
 TRIALS = 3
 
 _choices = {}  # problem -> (path, {path: seconds})
@@ -41,28 +41,33 @@ def trial_path():
     return getattr(_trial, "path", None)
 
 
-def _step_seconds(path, problem, run_step):
+def _timed(path, run_step):
     _trial.path = path
     try:
-        best = float("inf")
-        for _ in range(TRIALS):
-            start = time.perf_counter()
-            run_step()
-            best = min(best, time.perf_counter() - start)
-        return best
+        start = time.perf_counter()
+        run_step()
+        return time.perf_counter() - start
     finally:
         _trial.path = None
 
 
 def fastest(problem, candidates, run_step):
     """The fastest of ``candidates`` for ``problem`` (a hashable key), timing
-    ``run_step()`` on each the first time ``problem`` is seen."""
+    ``run_step()`` on each the first time ``problem`` is seen: one untimed run each
+    (it compiles or loads the kernels), then ``TRIALS`` rounds taking every candidate
+    in turn, so that a busy moment of the machine hits them alike; each keeps its
+    fastest round."""
     chosen = _choices.get(problem)
     if chosen is None:
         with _lock:
             chosen = _choices.get(problem)
             if chosen is None:
-                times = {path: _step_seconds(path, problem, run_step) for path in candidates}
+                for path in candidates:
+                    _timed(path, run_step)
+                times = dict.fromkeys(candidates, float("inf"))
+                for _ in range(TRIALS):
+                    for path in candidates:
+                        times[path] = min(times[path], _timed(path, run_step))
                 chosen = _choices[problem] = (min(times, key=times.get), times)
     return chosen[0]
 
