@@ -163,3 +163,31 @@ def test_conv2d_zero_kernel_or_filters_are_clear_errors():
         F.conv2d(x, mg.ones(1, 3, 0, 3))
     with pytest.raises(ValueError, match=r"conv2d: weight of shape \(0, 3, 3, 3\) has no filters"):
         F.conv2d(x, mg.ones(0, 3, 3, 3))
+
+
+def test_a_conv_path_is_timed_once_per_problem_then_looked_up():
+    from minigrad.backend import cost
+
+    made, ran = [], []
+
+    def make_step():
+        made.append(1)
+        return lambda: ran.append(cost.trial_path())
+
+    problem = ("test problem", object())
+    first = cost.fastest(problem, ["numpy", "columns"], make_step)
+    assert made == [1] and set(ran) == {"numpy", "columns"}
+    assert len(ran) == 2 * (1 + cost.TRIALS)  # one untimed run and TRIALS rounds each
+    assert cost.trial_path() is None
+    for _ in range(3):
+        assert cost.fastest(problem, ["numpy", "columns"], make_step) == first
+    assert made == [1] and len(ran) == 2 * (1 + cost.TRIALS)  # nothing made or run again
+    assert cost.choices()[problem][0] == first
+
+
+def test_conv2d_makes_no_timing_data_once_its_path_is_chosen(monkeypatch):
+    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 8, 12, 12)).astype(np.float32))
+    w = mg.tensor(np.random.default_rng(1).standard_normal((8, 8, 3, 3)).astype(np.float32))
+    F.conv2d(x, w, padding=1)  # chooses (and times, if the problem is large enough)
+    monkeypatch.setattr(conv_backend, "_step", lambda *args: pytest.fail("timing data made again"))
+    F.conv2d(x, w, padding=1)

@@ -68,7 +68,7 @@ def choose(input_shape, c_out, kernel, geometry, dtypes):
     kinds = tuple(sorted({d.str for d in dtypes}))
     problem = (input_shape[1:], c_out, kernel, geometry, kinds)
     dtype = np.result_type(*dtypes)
-    return cost.fastest(problem, candidates, _step(input_shape, c_out, kernel, geometry, dtype))
+    return cost.fastest(problem, candidates, lambda: _step(input_shape, c_out, kernel, geometry, dtype))
 
 
 def _step(input_shape, c_out, kernel, geometry, dtype):

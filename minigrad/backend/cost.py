@@ -51,9 +51,10 @@ def _timed(path, run_step):
         _trial.path = None
 
 
-def fastest(problem, candidates, run_step):
-    """The fastest of ``candidates`` for ``problem`` (a hashable key), timing
-    ``run_step()`` on each the first time ``problem`` is seen: one untimed run each
+def fastest(problem, candidates, make_step):
+    """The fastest of ``candidates`` for ``problem`` (a hashable key). The first time
+    ``problem`` is seen, ``make_step()`` gives the function to time (called only then:
+    making it makes the data), and each candidate runs it: one untimed run each
     (it compiles or loads the kernels), then ``TRIALS`` rounds taking every candidate
     in turn, so that a busy moment of the machine hits them alike; each keeps its
     fastest round."""
@@ -62,6 +63,7 @@ def fastest(problem, candidates, run_step):
         with _lock:
             chosen = _choices.get(problem)
             if chosen is None:
+                run_step = make_step()
                 for path in candidates:
                     _timed(path, run_step)
                 times = dict.fromkeys(candidates, float("inf"))
