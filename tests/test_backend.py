@@ -191,3 +191,57 @@ def test_conv2d_makes_no_timing_data_once_its_path_is_chosen(monkeypatch):
     F.conv2d(x, w, padding=1)  # chooses (and times, if the problem is large enough)
     monkeypatch.setattr(conv_backend, "_step", lambda *args: pytest.fail("timing data made again"))
     F.conv2d(x, w, padding=1)
+
+
+def test_timing_a_new_problem_leaves_the_callers_scratch_arrays_alone(monkeypatch):
+    # The gradients plan with other operands than the forward (grad and weight; x and
+    # grad): with mixed dtypes that can be a problem not timed yet, timed while the
+    # caller holds the upstream gradient's layout, a scratch array.
+    from minigrad.backend import cost
+
+    monkeypatch.setattr(cost, "_choices", {})
+    geometry = reference.Geometry((1, 1), (1, 1), (1, 1), 1)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 8, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 3, 3))  # float64
+    out, kept = conv_backend.conv2d_forward(x, w, geometry)
+    grad = rng.standard_normal(out.shape)
+    upstream = conv_backend.upstream_layout(grad, x.shape, w, geometry, x)
+    before = upstream[1].copy()
+    dx = conv_backend.conv2d_input_grad(grad, w, x.shape, geometry, upstream)
+    dw = conv_backend.conv2d_weight_grad(x, grad, w.shape, geometry, kept, upstream)
+    assert np.array_equal(upstream[1], before)
+    np.testing.assert_allclose(dx, reference.conv2d_input_grad(grad, w, x.shape, geometry), atol=1e-9)
+    np.testing.assert_allclose(dw, reference.conv2d_weight_grad(x, grad, w.shape, geometry), atol=1e-8)
+
+
+FORK_WHILE_TIMING = """
+import os, signal, threading, time
+import numpy as np
+from minigrad.backend import conv, cost
+from minigrad.backend.reference import Geometry
+geometry = Geometry((1, 1), (1, 1), (1, 1), 1)
+def run(channels):
+    conv.conv2d_forward(np.ones((4, channels, 16, 16), np.float32), np.ones((8, channels, 3, 3), np.float32), geometry)
+run(8)
+thread = threading.Thread(target=run, args=(40,))
+thread.start()
+while not cost._lock.locked():
+    time.sleep(0.0005)
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)
+    run(24)  # a new problem: the child times it, with a lock of its own
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+thread.join()
+print("child", os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_times_a_conv_problem_times_its_own():
+    result = subprocess.run([sys.executable, "-c", FORK_WHILE_TIMING], capture_output=True, text=True,
+                            timeout=240, env=dict(os.environ, MINIGRAD_BACKEND="fast"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["child", "True"], result.stdout + result.stderr

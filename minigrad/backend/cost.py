@@ -18,10 +18,13 @@ The paths agree to rounding (tests/test_backend.py), so the choice changes no re
 beyond the last bits of float32. ``choices()`` returns what was chosen, with the times.
 """
 
+import os
 import threading
 import time
 
 import numpy as np
+
+from ..runtime import memory
 
 # Below this many column elements (C*kH*kW*N*OH*OW) NumPy's im2col is taken without
 # timing: a few microseconds of work, where a Numba call's fixed cost alone is more.
@@ -34,6 +37,17 @@ TRIALS = 3
 _choices = {}  # problem -> (path, {path: seconds})
 _lock = threading.Lock()
 _trial = threading.local()  # the path being timed, in the timing thread
+
+
+def _fork_reset():
+    # A fork while another thread was timing leaves the lock held in the child, by a
+    # thread that does not exist there.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fork_reset)
 
 
 def trial_path():
@@ -63,13 +77,17 @@ def fastest(problem, candidates, make_step):
         with _lock:
             chosen = _choices.get(problem)
             if chosen is None:
-                run_step = make_step()
-                for path in candidates:
-                    _timed(path, run_step)
-                times = dict.fromkeys(candidates, float("inf"))
-                for _ in range(TRIALS):
+                # Timing may start in the middle of a convolution whose caller holds
+                # scratch arrays (an upstream gradient's layout): the trial steps get
+                # scratch arrays of their own.
+                with memory.isolated():
+                    run_step = make_step()
                     for path in candidates:
-                        times[path] = min(times[path], _timed(path, run_step))
+                        _timed(path, run_step)
+                    times = dict.fromkeys(candidates, float("inf"))
+                    for _ in range(TRIALS):
+                        for path in candidates:
+                            times[path] = min(times[path], _timed(path, run_step))
                 chosen = _choices[problem] = (min(times, key=times.get), times)
     return chosen[0]
 

@@ -139,6 +139,20 @@ def empty(shape, dtype):
     return _arrays.outliving_get(shape, dtype)
 
 
+@contextlib.contextmanager
+def isolated():
+    """Inside the block this thread gets scratch arrays of its own, and those of the
+    code around it are left as they were: for work that runs in the middle of another
+    call (conv2d timing its paths on the first use of a problem, which may happen while
+    the caller holds a scratch array of the same role)."""
+    outer = _arrays.scratch
+    _arrays.scratch = OrderedDict()
+    try:
+        yield
+    finally:
+        _arrays.scratch = outer
+
+
 def held(scratch=True, outliving=True):
     """The arrays this thread holds for reuse, for tests."""
     return (list(_arrays.scratch.values()) if scratch else []) + (list(_arrays.outliving) if outliving else [])
