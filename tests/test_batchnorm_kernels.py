@@ -30,23 +30,26 @@ def test_partial_sums_add_up_whatever_the_chunking(shape, chunks):
     chunks = min(chunks, shape[0])
     n, c, s = shape
     columns, dy_columns = x.reshape(n, c * s), dy.reshape(n, c * s)
-    shift = columns[0].copy()
-    partial = kernels.column_sums(columns, shift, chunks)
-    assert partial.shape == (chunks, 2, c * s) and partial.dtype == np.float64
-    d = columns - shift
-    np.testing.assert_allclose(partial.sum(axis=0), [d.sum(axis=0), (d * d).sum(axis=0)],
-                               rtol=1e-12, atol=1e-12)
     mean = columns.mean(axis=0)
-    grads = kernels.column_moments(columns, dy_columns, mean, chunks).sum(axis=0)
+    partial = kernels.column_moments(columns, dy_columns, mean, chunks)
+    assert partial.shape == (chunks, 2, c * s) and partial.dtype == np.float64
+    grads = partial.sum(axis=0)
     np.testing.assert_allclose(grads, [dy_columns.sum(axis=0), (dy_columns * (columns - mean)).sum(axis=0)],
                                rtol=1e-12, atol=1e-12)
+
+
+def channel_stats(x):
+    """The per-channel mean and biased variance a training forward computes."""
+    channels = x.shape[1]
+    _, mean, var = fused.train_forward(x, np.ones(channels), np.zeros(channels), 1e-5)
+    return mean, var
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_channel_stats(shape, dtype):
     x, _ = draw(shape, dtype)
-    mean, var = fused.channel_stats(x)
+    mean, var = channel_stats(x)
     assert mean.dtype == var.dtype == np.float64
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(mean, x64.mean(axis=(0, 2)), rtol=1e-12)
@@ -55,7 +58,7 @@ def test_channel_stats(shape, dtype):
 
 def test_nchw_stats_equal_numpy_over_axes_0_2_3():
     x = np.random.default_rng(1).standard_normal((3, 4, 2, 5))
-    mean, var = fused.channel_stats(x.reshape(3, 4, 10))
+    mean, var = channel_stats(x.reshape(3, 4, 10))
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
     np.testing.assert_allclose(var, x.var(axis=(0, 2, 3)), rtol=1e-12)
 
@@ -63,7 +66,7 @@ def test_nchw_stats_equal_numpy_over_axes_0_2_3():
 def test_stats_survive_a_large_offset_in_float32():
     noise = np.random.default_rng(2).standard_normal((16, 2, 8))
     x = (1e4 + noise).astype(np.float32)
-    mean, var = fused.channel_stats(x)
+    mean, var = channel_stats(x)
     exact = x.astype(np.float64)
     np.testing.assert_allclose(mean, exact.mean(axis=(0, 2)), rtol=1e-12)
     np.testing.assert_allclose(var, exact.var(axis=(0, 2)), rtol=1e-9)
@@ -89,10 +92,9 @@ def test_input_grad_is_the_closed_form(shape):
     x, dy = draw(shape, seed=3)
     gamma = np.linspace(0.5, 2.0, shape[1])
     eps = 1e-5
-    mean, var = fused.channel_stats(x)
+    mean, var = channel_stats(x)
     invstd = 1 / np.sqrt(var + eps)
-    sum_dy, sum_dy_xhat = fused.channel_grad_sums(x, dy, mean, invstd)
-    dx = fused.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+    dx, sum_dy, sum_dy_xhat = fused.train_backward(x, dy, mean, invstd, gamma)
     # the textbook steps: dxhat, dvar, dmean, then dx (with M values per channel)
     count = shape[0] * shape[2]
     axes = (0, 2)
@@ -113,14 +115,12 @@ def test_input_grad_matches_finite_differences():
     gamma, eps = np.array([1.5, -0.5]), 1e-5
 
     def loss(values):
-        mean, var = fused.channel_stats(values)
-        y = fused.normalize(values, mean, gamma / np.sqrt(var + eps), np.zeros(2))
+        y = fused.train_forward(values, gamma, np.zeros(2), eps)[0]
         return (y * dy).sum()
 
-    mean, var = fused.channel_stats(x)
+    mean, var = channel_stats(x)
     invstd = 1 / np.sqrt(var + eps)
-    sums = fused.channel_grad_sums(x, dy, mean, invstd)
-    dx = fused.input_grad(x, dy, mean, invstd, gamma, *sums)
+    dx = fused.train_backward(x, dy, mean, invstd, gamma)[0]
     numeric = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         plus, minus = x.copy(), x.copy()
@@ -150,13 +150,9 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
         return np.repeat(values, shape[2]).astype(dtype)
 
     calls = [
-        (kernels.column_sums, lambda: (columns, columns[0].astype(np.float64), chunks)),
         (kernels.column_moments, lambda: (columns, dy_columns, per_column(mean), chunks)),
         (kernels.affine, lambda: (columns, *(per_column(v, dtype) for v in (mean, gamma, beta)),
                                   np.empty_like(columns))),
-        (kernels.combine, lambda: (columns, dy_columns,
-                                   *(per_column(v, dtype) for v in (mean, gamma, beta, invstd)),
-                                   np.empty_like(columns))),
         (kernels.train_forward_by_channel, lambda: (x, gamma, beta, 1e-5, 2, np.empty_like(x),
                                                     np.empty(c), np.empty(c))),
         (kernels.train_backward_by_channel, lambda: (x, dy, mean, invstd, gamma, 2, np.empty_like(x),
@@ -177,7 +173,7 @@ def test_one_thread_and_parallel_compilations_agree_bitwise(shape, dtype):
 
 @pytest.mark.skipif(JIT_DISABLED, reason="checks the compiled dispatchers")
 def test_kernels_are_parallel_and_cached():
-    for kernel in (kernels.column_sums, kernels.affine, kernels.column_moments, kernels.combine,
+    for kernel in (kernels.affine, kernels.column_moments,
                    kernels.train_forward_by_channel, kernels.train_backward_by_channel,
                    kernels.train_forward_by_columns, kernels.train_backward_by_columns):
         assert kernel.parallel.targetoptions.get("parallel") is True

@@ -1,8 +1,10 @@
 """The fused batch norm's arithmetic over (N, C, S) arrays: the Numba kernels, or NumPy.
 
-minigrad/ops/batchnorm.py's ``BatchNormFunction`` calls the four functions at the
-bottom; each runs the kernels of minigrad/kernels/batchnorm.py on the fast backend
-(float32 and float64), and the NumPy reference below on the reference backend. Both
+minigrad/ops/batchnorm.py's ``BatchNormFunction`` calls the four functions below
+(training forward and backward; in eval mode, the affine map and the two sums); each
+runs the kernels of minigrad/kernels/batchnorm.py on the fast backend
+(float32 and float64), and the NumPy of minigrad/backend/reference.py on the reference
+backend. Both
 compute the same formulas: per-channel float64 statistics, then one write of y; the
 closed form of dx backward::
 
@@ -87,27 +89,6 @@ def _per_channel(partial, x):
     return partial.reshape(partial.shape[0], 2, c, s).sum(axis=(0, 3))
 
 
-def channel_stats(x):
-    """Per-channel mean and biased variance of ``x`` (N, C, S), both float64 of shape (C,).
-
-    >>> import numpy as np
-    >>> x = np.array([[[1.0, 2.0]], [[3.0, 6.0]]])  # N=2, C=1, S=2
-    >>> mean, var = channel_stats(x)
-    >>> print(mean, var)
-    [3.] [3.5]
-    """
-    if not on_kernels():
-        return _reference.channel_stats(x)
-    n, c, s = x.shape
-    shift = x[0, :, 0].astype(np.float64)
-    columns, expand = _columns(x)
-    sums = _per_channel(_kernels().column_sums(columns, expand(shift), chunk_count(x)), x)
-    count = n * s
-    delta = sums[0] / count
-    var = np.maximum(sums[1] / count - delta * delta, 0.0)
-    return shift + delta, var
-
-
 def normalize(x, mean, scale, shift):
     """``(x - mean) * scale + shift`` per channel; the per-channel arrays are float64."""
     if not on_kernels():
@@ -130,62 +111,37 @@ def channel_grad_sums(x, dy, mean, invstd):
     return sums[0], sums[1] * invstd
 
 
-def _closed_form(x, mean, invstd, gamma, sum_dy, sum_dy_xhat):
-    """(a, b, offset) of ``dx = a * dy + b * (x - mean) + offset``, float64 per channel."""
-    n, c, s = x.shape
-    count = n * s
-    a = gamma * invstd
-    return a, -a * invstd * sum_dy_xhat / count, -a * sum_dy / count
-
-
-def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
-    """The closed form of dL/dx in training (see the module's docstring), in one write."""
-    if not on_kernels():
-        return _reference.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
-    a, b, offset = _closed_form(x, mean, invstd, gamma, sum_dy, sum_dy_xhat)
-    dtype = x.dtype
-    columns, expand = _columns(x)
-    dx = memory.empty(x.shape, dtype)
-    _kernels().combine(columns, dy.reshape(columns.shape), expand(mean, dtype), expand(a, dtype),
-                       expand(b, dtype), expand(offset, dtype), dx.reshape(columns.shape))
-    return dx
-
-
 # ---- a training step's forward and backward ------------------------------------------------
 def train_forward(x, gamma, beta, eps):
     """``(y, mean, var)`` of training-mode batch norm of ``x`` (N, C, S); mean and biased
     variance float64 of shape (C,); gamma and beta float64 of shape (C,)."""
-    if on_kernels() and by_channel(x):
-        y = memory.empty(x.shape, x.dtype)
-        mean = np.empty(x.shape[1])
-        var = np.empty(x.shape[1])
+    if not on_kernels():
+        mean, var = _reference.channel_stats(x)
+        return _reference.normalize(x, mean, gamma / np.sqrt(var + eps), beta), mean, var
+    n, c, s = x.shape
+    y = memory.empty(x.shape, x.dtype)
+    mean, var = np.empty(c), np.empty(c)
+    if by_channel(x):
         _kernels().train_forward_by_channel(x, gamma, beta, eps, channel_block(x), y, mean, var)
-        return y, mean, var
-    if on_kernels():
-        n, c, s = x.shape
-        y = memory.empty(x.shape, x.dtype)
-        mean = np.empty(c)
-        var = np.empty(c)
+    else:
         _kernels().train_forward_by_columns(x.reshape(n, c * s), s, gamma, beta, eps, channel_block(x),
                                             y.reshape(n, c * s), mean, var)
-        return y, mean, var
-    mean, var = channel_stats(x)
-    return normalize(x, mean, gamma / np.sqrt(var + eps), beta), mean, var
+    return y, mean, var
 
 
 def train_backward(x, dy, mean, invstd, gamma):
-    """``(dx, sum_dy, sum_dy_xhat)`` of training-mode batch norm (see ``input_grad``)."""
-    if on_kernels() and by_channel(x):
-        dx = memory.empty(x.shape, x.dtype)
-        sums = np.empty((2, x.shape[1]))
+    """``(dx, sum_dy, sum_dy_xhat)`` of training-mode batch norm, dx by the closed form
+    (see the module's docstring)."""
+    if not on_kernels():
+        sum_dy, sum_dy_xhat = _reference.channel_grad_sums(x, dy, mean, invstd)
+        dx = _reference.input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat)
+        return dx, sum_dy, sum_dy_xhat
+    n, c, s = x.shape
+    dx = memory.empty(x.shape, x.dtype)
+    sums = np.empty((2, c))
+    if by_channel(x):
         _kernels().train_backward_by_channel(x, dy, mean, invstd, gamma, channel_block(x), dx, sums)
-        return dx, sums[0], sums[1]
-    if on_kernels():
-        n, c, s = x.shape
-        dx = memory.empty(x.shape, x.dtype)
-        sums = np.empty((2, c))
+    else:
         _kernels().train_backward_by_columns(x.reshape(n, c * s), dy.reshape(n, c * s), s, mean, invstd,
                                              gamma, channel_block(x), dx.reshape(n, c * s), sums)
-        return dx, sums[0], sums[1]
-    sum_dy, sum_dy_xhat = channel_grad_sums(x, dy, mean, invstd)
-    return input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat), sum_dy, sum_dy_xhat
+    return dx, sums[0], sums[1]

@@ -13,9 +13,10 @@ vectorize it without reordering any sum (there is no fastmath here, see below):
 * by column over (N, K) arrays: (N, C) inputs, or (N, C * S) for short runs S. Every
   row is read in order; each column has its own accumulator or its own per-column
   constants. ``train_forward_by_columns`` and ``train_backward_by_columns`` take a
-  block of columns per thread and make both passes, as the channel kernels do; the
-  four others serve the eval mode and the gradients of frozen inputs, the reductions
-  in a fixed number of chunks of the batch axis (one row of partial sums each).
+  block of columns per thread and make both passes, as the channel kernels do;
+  ``affine`` and ``column_moments`` serve the eval mode and the gradients of frozen
+  inputs, the reduction in a fixed number of chunks of the batch axis (one row of
+  partial sums each).
 
 minigrad/backend/batchnorm.py chooses the layout and the number of chunks, expands
 per-channel constants to columns, and finishes the per-channel arithmetic (C numbers)
@@ -43,30 +44,6 @@ LANES = 32
 # ---------------------------------------------------------------------------------
 # by column: (N, K) arrays
 # ---------------------------------------------------------------------------------
-@kernel
-def column_sums(x, shift, chunks):
-    """Per chunk of the batch axis and per column: sum(x - shift), sum((x - shift)**2).
-
-    ``shift`` (one value per column, taken from the data) keeps the sums small, so the
-    variance E[d**2] - E[d]**2 does not cancel catastrophically when |mean| >> std.
-    Returns float64 of shape (chunks, 2, K).
-    """
-    n, k = x.shape
-    partial = np.zeros((chunks, 2, k))
-    for chunk in prange(chunks):
-        totals = np.zeros(k)
-        squares = np.zeros(k)
-        for i in range(chunk * n // chunks, (chunk + 1) * n // chunks):
-            row = x[i]
-            for q in range(k):
-                d = np.float64(row[q]) - shift[q]
-                totals[q] += d
-                squares[q] += d * d
-        partial[chunk, 0] = totals
-        partial[chunk, 1] = squares
-    return partial
-
-
 @kernel
 def column_moments(x, dy, mean, chunks):
     """Per chunk and column: sum(dy) and sum(dy * (x - mean)), in one pass over both.
@@ -103,23 +80,12 @@ def affine(x, mean, scale, shift, y):
 
 
 @kernel
-def combine(x, dy, mean, a, b, offset, dx):
-    """dx = a * dy + b * (x - mean) + offset per column, written into ``dx`` (like ``x``)."""
-    n, k = x.shape
-    for i in prange(n):
-        x_row = x[i]
-        dy_row = dy[i]
-        dx_row = dx[i]
-        for q in range(k):
-            dx_row[q] = a[q] * dy_row[q] + b[q] * (x_row[q] - mean[q]) + offset[q]
-    return dx
-
-
-@kernel
 def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out):
     """Statistics and y of x (N, C * S) for ``block`` channels (block * S columns) at a
-    time, one thread per block: each column's shifted float64 sums as in
-    ``column_sums``, a channel's S columns added in order, then y per column. The
+    time, one thread per block: each column's float64 sums of x - shift (shift a value
+    of the data per channel, so that the variance E[d**2] - E[d]**2 does not cancel
+    catastrophically when |mean| >> std), a channel's S columns added in order, then y
+    per column. The
     block's rows are read twice, the second time from the core's cache."""
     n, k = x.shape
     c = k // s
@@ -167,7 +133,7 @@ def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out
 @kernel
 def train_backward_by_columns(x, dy, s, mean, invstd, gamma, block, dx, sums_out):
     """The per-channel sums, then dx, of x and dy (N, C * S), ``block`` channels at a
-    time as ``train_forward_by_columns``; writes dx (closed form, as ``combine``) and
+    time as ``train_forward_by_columns``; writes dx (the closed form ``a * dy + b * (x - mean) + offset``) and
     ``sums_out[0] = sum(dy)``, ``sums_out[1] = sum(dy * xhat)`` per channel."""
     n, k = x.shape
     c = k // s
@@ -257,7 +223,7 @@ def train_forward_by_channel(x, gamma, beta, eps, block, y, mean_out, var_out):
     A block's values (N * S a channel) are read twice, but the second read comes from
     the core's cache: one pass over memory instead of two; a block of neighbouring
     channels makes the runs read and written B * S values long. Shifted float64 sums as
-    in ``column_sums``; writes y, and the mean and biased variance per channel. The
+    in ``train_forward_by_columns``; writes y, and the mean and biased variance per channel. The
     block size changes the order of nothing, so not the numbers either.
     """
     n, c, s = x.shape
@@ -298,7 +264,7 @@ def train_backward_by_channel(x, dy, mean, invstd, gamma, block, dx, sums_out):
     cache), as ``train_forward_by_channel``.
 
     Writes dx and ``sums_out[0] = sum(dy)``, ``sums_out[1] = sum(dy * xhat)`` (float64),
-    dx with the closed form ``a * dy + b * (x - mean) + offset`` as ``combine``.
+    dx with the closed form ``a * dy + b * (x - mean) + offset``.
     """
     n, c, s = x.shape
     count = n * s
