@@ -4,6 +4,7 @@
 import numpy as np
 
 from ..autograd import Function, constant
+from .elementwise import extremum_grads
 
 
 class Minimum(Function):
@@ -16,13 +17,7 @@ class Minimum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = (t.data for t in ctx.saved_tensors)
-        dtype = grad.dtype
-        # ties split the gradient equally, as PyTorch
-        mask_a = (a < b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
-        grad_a = grad * constant(mask_a) if ctx.needs_input_grad[0] else None
-        grad_b = grad * constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return extremum_grads(ctx, grad, np.less)
 
 
 class Remainder(Function):

@@ -279,13 +279,25 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = (t.data for t in ctx.saved_tensors)
-        dtype = grad.dtype
-        # ties split the gradient equally, as PyTorch
-        mask_a = (a > b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
-        grad_a = grad * constant(mask_a) if ctx.needs_input_grad[0] else None
-        grad_b = grad * constant(1.0 - mask_a) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return extremum_grads(ctx, grad, np.greater)
+
+
+def extremum_grads(ctx, grad, wins):
+    """The gradients of maximum (``wins`` = np.greater) or minimum (np.less) of the two
+    saved inputs: each input gets the gradient where it wins, ties split it equally, as
+    PyTorch."""
+    a, b = (t.data for t in ctx.saved_tensors)
+    dtype = grad.dtype
+    share_a = wins(a, b).astype(dtype) + (a == b).astype(dtype) * dtype.type(0.5)
+    return split_grads(ctx, grad, share_a)
+
+
+def split_grads(ctx, grad, share_a):
+    """``grad * share_a`` to the first input and ``grad * (1 - share_a)`` to the second,
+    each only if it needs one (``share_a`` an array of grad's dtype)."""
+    grad_a = grad * constant(share_a) if ctx.needs_input_grad[0] else None
+    grad_b = grad * constant(1 - share_a) if ctx.needs_input_grad[1] else None
+    return grad_a, grad_b
 
 
 class Where(Function):
@@ -298,10 +310,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        mask = ctx.condition.astype(grad.dtype)
-        grad_a = grad * constant(mask) if ctx.needs_input_grad[0] else None
-        grad_b = grad * constant(1 - mask) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return split_grads(ctx, grad, ctx.condition.astype(grad.dtype))
 
 
 def filled(condition, value, tensor):
