@@ -85,8 +85,7 @@ def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out
     time, one thread per block: each column's float64 sums of x - shift (shift a value
     of the data per channel, so that the variance E[d**2] - E[d]**2 does not cancel
     catastrophically when |mean| >> std), a channel's S columns added in order, then y
-    per column. The
-    block's rows are read twice, the second time from the core's cache."""
+    per column. The block's rows are read twice, the second time from the core's cache."""
     n, k = x.shape
     c = k // s
     count = n * s
@@ -133,8 +132,9 @@ def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out
 @kernel
 def train_backward_by_columns(x, dy, s, mean, invstd, gamma, block, dx, sums_out):
     """The per-channel sums, then dx, of x and dy (N, C * S), ``block`` channels at a
-    time as ``train_forward_by_columns``; writes dx (the closed form ``a * dy + b * (x - mean) + offset``) and
-    ``sums_out[0] = sum(dy)``, ``sums_out[1] = sum(dy * xhat)`` per channel."""
+    time as ``train_forward_by_columns``; writes dx, by the closed form
+    ``a * dy + b * (x - mean) + offset``, and ``sums_out[0] = sum(dy)``,
+    ``sums_out[1] = sum(dy * xhat)`` per channel."""
     n, k = x.shape
     c = k // s
     count = n * s
