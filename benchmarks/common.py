@@ -1,11 +1,53 @@
-"""What the benchmark scripts share: timing a first call in a fresh process."""
+"""What the benchmark scripts share: the machine report, alternating timings, and
+timing a first call in a fresh process."""
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+# The environment before minigrad's import changes it (OMP_WAIT_POLICY): the one PyTorch
+# runs with, in a process of its own (pytorch_process.py). The benchmarks import this
+# module before minigrad.
+ORIGINAL_ENV = dict(os.environ)
+
+
+def local_timer(fn):
+    """A function of ``n`` giving the seconds of ``n`` back-to-back calls of ``fn``."""
+    def run(n):
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return times
+
+    return run
+
+
+# Seconds between turns: long enough for the threads of the turn before to stop spinning
+# (OpenBLAS's wait for work before sleeping is 2**28 cycles, about 0.1 s; OpenMP's a few
+# ms), so that one library's idle threads do not compete with the other's work.
+SETTLE = 0.25
+
+
+def alternating(timers, repeats, block=5, settle=SETTLE):
+    """``(medians, times)`` in seconds per candidate. ``timers`` maps each name to a
+    function of ``n`` giving the seconds of ``n`` back-to-back runs (``local_timer``, or
+    ``PyTorchProcess.timer``); the candidates take turns, ``block`` runs at a time, until
+    each has run ``repeats`` times, so that a busy moment of a shared machine hits them
+    alike while each library's thread pool stays as warm as in a training loop; each
+    turn starts ``settle`` seconds after the last one ended."""
+    times = {name: [] for name in timers}
+    while any(len(done) < repeats for done in times.values()):
+        for name, run in timers.items():
+            time.sleep(settle)
+            times[name].extend(run(min(block, repeats - len(times[name]))))
+    return {name: statistics.median(done) for name, done in times.items()}, times
 
 
 def first_call_seconds(code, cache_dir):

@@ -19,10 +19,13 @@ In each, minigrad runs with impl="fused" and impl="composed" batch norm (targets
 faster by >= 1.3x in the mlp step and >= 1.6x in the block step). Then the optimizer
 step alone, SGD momentum and Adam over the mlp's 0.54M parameters (target <= 1.0x).
 
-The machine may be shared: the variants of one model run interleaved, repeat by repeat,
-and every figure is a median. The first step of each minigrad model (Numba's compile or
-on-disk cache load) is timed apart and left out of the medians. PyTorch is imported
-after minigrad's kernels have run (the order minigrad/runtime/threads.py expects).
+PyTorch runs in a process of its own, with the environment this script started with
+(benchmarks/pytorch_process.py says why: in minigrad's process its OpenMP workers would
+sleep between kernels, as minigrad's do, which halves PyTorch's speed on 2 cores).
+
+The machine may be shared: the candidates take turns, a few repeats each, and every
+figure is a median. The first step of each minigrad model (Numba's compile or on-disk
+cache load) is timed apart and left out of the medians.
 """
 
 import argparse
@@ -32,7 +35,8 @@ import sys
 import time
 
 import numpy as np
-from common import compile_times, machine_report
+from common import ORIGINAL_ENV, alternating, compile_times, local_timer, machine_report
+from pytorch_process import PyTorchProcess, batch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -43,6 +47,7 @@ from minigrad import nn, optim  # noqa: E402
 THREADS = 2
 TARGETS = {"mlp": 1.0, "cnn": 1.5, "block": 1.0}
 FUSED_TARGETS = {"mlp": 1.3, "block": 1.6}
+BLOCK = 5  # repeats a candidate runs back to back before the next takes its turn
 
 
 # ---- the models, in minigrad and in PyTorch ---------------------------------------
@@ -77,54 +82,10 @@ def minigrad_model(name, impl):
     return Block(impl)
 
 
-def torch_model(torch, name):
-    tnn = torch.nn
-    if name == "mlp":
-        return tnn.Sequential(
-            tnn.Linear(784, 512), tnn.BatchNorm1d(512), tnn.ReLU(),
-            tnn.Linear(512, 256), tnn.BatchNorm1d(256), tnn.ReLU(),
-            tnn.Linear(256, 10),
-        )
-    if name == "cnn":
-        return tnn.Sequential(
-            tnn.Conv2d(1, 16, 3, padding=1), tnn.BatchNorm2d(16), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(16, 32, 3, padding=1), tnn.BatchNorm2d(32), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Flatten(), tnn.Linear(128, 10),
-        )
-
-    class TorchBlock(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = tnn.Sequential(
-                tnn.Conv2d(32, 32, 3, padding=1), tnn.BatchNorm2d(32), tnn.ReLU(),
-                tnn.Conv2d(32, 32, 3, padding=1), tnn.BatchNorm2d(32), tnn.ReLU(),
-            )
-            self.head = tnn.Linear(32, 10)
-
-        def forward(self, x):
-            return self.head(self.features(x).mean(dim=(2, 3)))
-
-    return TorchBlock()
-
-
-def batch(name):
-    rng = np.random.default_rng(0)
-    shape = {"mlp": (256, 784), "cnn": (64, 1, 8, 8), "block": (64, 32, 16, 16)}[name]
-    x = rng.standard_normal(shape).astype(np.float32)
-    y = rng.integers(0, 10, size=shape[0]).astype(np.int64)
-    return x, y
-
-
 def minigrad_optimizer(name, parameters):
     if name == "cnn":
         return optim.Adam(parameters, lr=1e-3)
     return optim.SGD(parameters, lr=0.01, momentum=0.9)
-
-
-def torch_optimizer(torch, name, parameters):
-    if name == "cnn":
-        return torch.optim.Adam(parameters, lr=1e-3)
-    return torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
 
 
 def minigrad_step(name, impl, seed=0):
@@ -145,67 +106,24 @@ def minigrad_step(name, impl, seed=0):
     return step, model
 
 
-def torch_step(torch, name, source):
-    """PyTorch's step on a model holding ``source``'s (a minigrad model's) weights."""
-    model = torch_model(torch, name)
-    with torch.no_grad():
-        for mine, theirs in zip(source.parameters(), model.parameters()):
-            theirs.copy_(torch.from_numpy(mine.data))
-    opt = torch_optimizer(torch, name, model.parameters())
-    x_data, y_data = batch(name)
-    x, y = torch.from_numpy(x_data), torch.from_numpy(y_data)
-    cross_entropy = torch.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
-
-
-# ---- timing ---------------------------------------------------------------------
-def interleaved(functions, repeats, warmup=3):
-    """Median seconds of each function, the functions run in turn repeat by repeat."""
-    for _ in range(warmup):
-        for fn in functions.values():
-            fn()
-    times = {key: [] for key in functions}
-    for _ in range(repeats):
-        for key, fn in functions.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in times.items()}, times
-
-
 def spread(values):
     """The interquartile range as a fraction of the median: how noisy the figure was."""
     q1, _, q3 = statistics.quantiles(values, n=4)
     return (q3 - q1) / statistics.median(values)
 
 
-def optimizer_case(torch, kind):
-    """Step closures for minigrad's and PyTorch's optimizer over the mlp's parameter shapes."""
+def optimizer_case(pytorch, kind):
+    """minigrad's optimizer step over the mlp's parameter shapes, PyTorch's key, the count."""
     model = minigrad_model("mlp", "fused")
     rng = np.random.default_rng(1)
-    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in model.parameters()]
     ours = list(model.parameters())
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in ours]
     for p, g in zip(ours, grads):
         p.grad = mg.tensor(g)
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
-    for p, g in zip(theirs, grads):
-        p.grad = torch.from_numpy(g.copy())
-    if kind == "sgd":
-        mine = optim.SGD(ours, lr=0.01, momentum=0.9)
-        native = torch.optim.SGD(theirs, lr=0.01, momentum=0.9)
-    else:
-        mine = optim.Adam(ours, lr=1e-3)
-        native = torch.optim.Adam(theirs, lr=1e-3)
+    key, _ = pytorch.setup("optimizer", [p.data for p in ours] + grads, name=kind)
+    mine = optim.SGD(ours, lr=0.01, momentum=0.9) if kind == "sgd" else optim.Adam(ours, lr=1e-3)
     count = sum(p.data.size for p in ours)
-    return mine.step, native.step, count
+    return mine.step, key, count
 
 
 FIRST_STEPS = """
@@ -242,12 +160,12 @@ def main():
 
     if numba.get_num_threads() != THREADS:
         numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
-    import torch
-
-    torch.set_num_threads(numba.get_num_threads())
+    pytorch = PyTorchProcess(ORIGINAL_ENV, numba.get_num_threads())
     print("\n".join(machine_report()))
-    print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads; "
-          f"median of {args.repeats} interleaved repeats\n")
+    info = pytorch.info
+    print(f"PyTorch {info['version']} in a process of its own: {info['threads']} threads, "
+          f"OMP_WAIT_POLICY {info['omp_wait_policy']}; median of {args.repeats} repeats, "
+          f"the candidates taking turns {BLOCK} repeats at a time\n")
     print("first minigrad step in this process (compile or cache load, left out of the medians):")
     print("  " + ", ".join(f"{name} {impl} {seconds * 1e3:.0f} ms" for (name, impl), seconds in first.items()))
 
@@ -255,12 +173,12 @@ def main():
     for name in names:
         fused, model = steps[name, "fused"]
         composed, _ = steps[name, "composed"]
-        native = torch_step(torch, name, model)
         # same weights, same batch: the first losses agree (a check that both run one model)
-        check_ours, _ = minigrad_step(name, "fused")
-        check_theirs = torch_step(torch, name, minigrad_step(name, "fused")[1])
-        loss_ours, loss_theirs = check_ours(), check_theirs()
-        medians, times = interleaved({"fused": fused, "composed": composed, "torch": native}, args.repeats)
+        check_ours, check_model = minigrad_step(name, "fused")
+        key, loss_theirs = pytorch.setup("train_step", [p.data.copy() for p in check_model.parameters()], name)
+        loss_ours = check_ours()
+        medians, times = alternating({"fused": local_timer(fused), "composed": local_timer(composed),
+                                      "torch": pytorch.timer(key)}, args.repeats, BLOCK)
         ratio = medians["fused"] / medians["torch"]
         line = (f"  {name:5s} minigrad fused {medians['fused'] * 1e3:7.2f} ms"
                 f" (+-{spread(times['fused']) * 50:.0f}%), composed {medians['composed'] * 1e3:7.2f} ms,"
@@ -274,12 +192,14 @@ def main():
 
     print("\noptimizer step alone over the mlp's parameters:")
     for kind in ("sgd", "adam"):
-        mine, native, count = optimizer_case(torch, kind)
-        medians, times = interleaved({"minigrad": mine, "torch": native}, args.repeats * 3)
+        mine, key, count = optimizer_case(pytorch, kind)
+        medians, times = alternating({"minigrad": local_timer(mine), "torch": pytorch.timer(key)},
+                                     args.repeats * 3, BLOCK)
         label = "SGD momentum 0.9" if kind == "sgd" else "Adam"
         print(f"  {label:16s} ({count / 1e6:.2f}M parameters) minigrad {medians['minigrad'] * 1e3:6.3f} ms,"
               f" PyTorch {medians['torch'] * 1e3:6.3f} ms | ratio {medians['minigrad'] / medians['torch']:.2f}x"
               f" (target <= 1.0)")
+    pytorch.close()
 
     print("(+-: half the interquartile range of the repeats, as a share of the median)")
     if not args.no_compile:
