@@ -61,7 +61,7 @@ def input_grad(x, dy, mean, invstd, gamma, sum_dy, sum_dy_xhat):
     return dx.astype(x.dtype)
 
 
-# ---- conv2d ------------------------------------------------------------------------------
+# ---- conv2d and pooling geometry ------------------------------------------------------------------------------
 def output_size(size, kernel, stride, padding, dilation):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
@@ -95,6 +95,43 @@ def offset_slices(kernel, out_size, stride, dilation=(1, 1)):
         for j in range(kw):
             cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
             yield i * kw + j, rows, cols
+
+
+# ---- max pooling -------------------------------------------------------------------------
+def first_real_offset(kernel, out_size, stride, padding):
+    """For each output position, the kernel offset of the window's first non-padding
+    element: PyTorch's starting arg-max, so a window of all -inf still has a real one."""
+    (_, kw), (oh, ow), (sh, sw), (ph, pw) = kernel, out_size, stride, padding
+    first_row = np.maximum(ph - sh * np.arange(oh), 0)
+    first_col = np.maximum(pw - sw * np.arange(ow), 0)
+    return (first_row[:, None] * kw + first_col[None, :]).astype(np.int64)
+
+
+def max_pool(x, kernel, stride, padding, out_size):
+    """``(best, choice)``: each window's maximum and the kernel offset it came from, one
+    strided slice of the padded batch per kernel offset."""
+    n, c = x.shape[:2]
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    padded = pad(x, padding, lowest)
+    best = np.full((n, c) + tuple(out_size), lowest, dtype=x.dtype)
+    choice = np.broadcast_to(first_real_offset(kernel, out_size, stride, padding), best.shape).copy()
+    for offset, rows, cols in offset_slices(kernel, out_size, stride):
+        values = padded[:, :, rows, cols]
+        # Strictly greater keeps the first of equal values; NaN wins, as PyTorch.
+        better = (values > best) | np.isnan(values)
+        np.copyto(best, values, where=better)
+        choice[better] = offset
+    return best, choice
+
+
+def max_pool_scatter(grad, choice, kernel, stride, padding, input_shape):
+    """Max pooling's input gradient: each window's ``grad`` added at its arg-max."""
+    n, c, h, w = input_shape
+    ph, pw = padding
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+    for offset, rows, cols in offset_slices(kernel, grad.shape[2:], stride):
+        padded[:, :, rows, cols] += np.where(choice == offset, grad, 0)
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
 def im2col(x, kernel, geometry):

@@ -1,24 +1,18 @@
 """Max and average pooling over NCHW images, forward and backward side by side.
 
-Pooling loops over the kH*kW kernel offsets, each step one strided slice of the whole
-batch. Max pooling records which offset won in each window (the first on ties, as
+Max pooling records which kernel offset won in each window (the first on ties, as
 PyTorch); its gradient scatters to that offset, and the scatter's own gradient is the
-gather again. The public functions with their checks are in minigrad/nn/functional.py.
+gather again. The max and the scatter run in minigrad/backend/pool.py (Numba kernels,
+or the NumPy reference); the gather, the double-backward path, and average pooling
+loop here over the kH*kW kernel offsets, each step one strided slice of the whole
+batch. The public functions with their checks are in minigrad/nn/functional.py.
 """
 
 import numpy as np
 
 from ..autograd import Function
+from ..backend import pool as backend
 from ..backend.reference import offset_slices as _offset_slices, output_size as _output_size, pad as _pad
-
-
-def _first_real_offset(kernel, out_size, stride, padding):
-    """For each output position, the kernel offset of the window's first non-padding
-    element: PyTorch's starting arg-max, so a window of all -inf still has a real one."""
-    (_, kw), (oh, ow), (sh, sw), (ph, pw) = kernel, out_size, stride, padding
-    first_row = np.maximum(ph - sh * np.arange(oh), 0)
-    first_col = np.maximum(pw - sw * np.arange(ow), 0)
-    return (first_row[:, None] * kw + first_col[None, :]).astype(np.int64)
 
 
 class MaxPool2d(Function):
@@ -34,24 +28,12 @@ class MaxPool2d(Function):
             _output_size(size, k, s, p, 1)
             for size, k, s, p in zip((h, w), kernel, geometry.stride, geometry.padding)
         )
-        slices = _offset_slices(kernel, out_size, geometry.stride)
         if choice is None:
-            lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-            padded = _pad(x, geometry.padding, lowest)
-            best = np.full((n, c) + out_size, lowest, dtype=x.dtype)
-            choice = np.broadcast_to(
-                _first_real_offset(kernel, out_size, geometry.stride, geometry.padding), best.shape
-            ).copy()
-            for offset, rows, cols in slices:
-                values = padded[:, :, rows, cols]
-                # Strictly greater keeps the first of equal values; NaN wins, as PyTorch.
-                better = (values > best) | np.isnan(values)
-                np.copyto(best, values, where=better)
-                choice[better] = offset
+            best, choice = backend.max_pool(x, kernel, geometry.stride, geometry.padding, out_size)
         else:
             padded = _pad(x, geometry.padding)
             best = np.zeros((n, c) + out_size, dtype=x.dtype)
-            for offset, rows, cols in slices:
+            for offset, rows, cols in _offset_slices(kernel, out_size, geometry.stride):
                 np.copyto(best, padded[:, :, rows, cols], where=choice == offset)
         ctx.choice = choice
         ctx.kernel = kernel
@@ -71,13 +53,8 @@ class MaxPool2dScatter(Function):
 
     @staticmethod
     def forward(ctx, grad, kernel, geometry, choice, input_shape):
-        n, c, h, w = input_shape
-        ph, pw = geometry.padding
-        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
-        for offset, rows, cols in _offset_slices(kernel, grad.shape[2:], geometry.stride):
-            padded[:, :, rows, cols] += np.where(choice == offset, grad, 0)
         ctx.kernel, ctx.geometry, ctx.choice = kernel, geometry, choice
-        return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+        return backend.max_pool_scatter(grad, choice, kernel, geometry.stride, geometry.padding, input_shape)
 
     @staticmethod
     def backward(ctx, grad_grad):
