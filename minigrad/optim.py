@@ -3,7 +3,9 @@
 Updates work on the parameters' NumPy arrays in place, so no graph is recorded and
 every Module or optimizer holding a parameter sees the new values. Each update is a
 few in-place NumPy passes (``out=`` into scratch arrays the optimizer keeps), with no
-temporaries the size of a parameter.
+temporaries the size of a parameter; SGD with plain momentum and Adam hand theirs to
+one-pass kernels on the fast backend (minigrad/backend/optim.py), which give the same
+bits.
 
 ``step()`` and ``load_state_dict()`` check everything they will use before they change
 anything: a bad gradient or a bad state dict raises and leaves every parameter and all
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .backend import optim as fast
 from .tensor import Tensor
 
 
@@ -325,6 +328,9 @@ class SGD(Optimizer):
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = grad.copy()
+            elif not (dampening or nesterov) and fast.takes(value, grad, buffer):
+                fast.sgd_momentum(value, grad, buffer, momentum, lr)
+                return
             else:
                 buffer *= momentum
                 if dampening:
@@ -400,6 +406,12 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(value)
         state["step"] += 1
         step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        if fast.takes(value, grad, exp_avg, exp_avg_sq):
+            fast.adam(value, grad, exp_avg, exp_avg_sq, beta1, beta2, eps * bias_correction2_sqrt,
+                      lr * bias_correction2_sqrt / bias_correction1)
+            return
         # exp_avg += (1 - beta1) * (grad - exp_avg): PyTorch's lerp
         np.subtract(grad, exp_avg, out=scratch)
         scratch *= 1 - beta1
@@ -408,8 +420,6 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - beta2
         exp_avg_sq += scratch
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         # value -= lr / bc1 * exp_avg / (sqrt(exp_avg_sq) / sqrt(bc2) + eps), with sqrt(bc2)
         # moved to the numerator: one pass fewer. Python floats keep float32 float32.
         np.sqrt(exp_avg_sq, out=scratch)

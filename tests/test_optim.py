@@ -354,3 +354,36 @@ def test_parameters_of_several_sizes_and_dtypes_update_as_if_alone(make):
     for p, q in zip(together, alone):
         assert p.dtype == q.dtype
         np.testing.assert_array_equal(p.data, q.data)
+
+
+# ---- the one-pass kernels (minigrad/backend/optim.py) against the NumPy updates ----------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+    lambda ps: optim.Adam(ps, lr=1e-2),
+    lambda ps: optim.Adam(ps, lr=1e-2, weight_decay=0.1),
+    lambda ps: optim.AdamW(ps, lr=1e-2, betas=(0.8, 0.99)),
+], ids=["sgd-momentum", "adam", "adam-decay", "adamw"])
+def test_the_update_kernels_equal_the_numpy_updates_bit_for_bit(make, dtype):
+    from minigrad import backend
+
+    rng = np.random.default_rng(3)
+    shapes = [(300, 70), (70,), (3, 1, 5, 5)]  # a size above the kernels' parallel threshold too
+    shapes.append((1200, 1000))
+    start = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
+    finals = []
+    for name in ("fast", "reference"):
+        with backend.use(name):
+            params = [mg.tensor(a.copy(), requires_grad=True) for a in start]
+            opt = make(params)
+            for step_grads in grads:
+                for p, g in zip(params, step_grads):
+                    p.grad = mg.tensor(g)
+                opt.step()
+            finals.append([p.data for p in params] + [a for s in opt.state.values() for a in s.values()
+                                                       if isinstance(a, np.ndarray)])
+    for fast, reference in zip(*finals):
+        assert fast.dtype == reference.dtype
+        np.testing.assert_array_equal(fast, reference)
+    assert not np.array_equal(finals[0][0], start[0])  # the parameters did move

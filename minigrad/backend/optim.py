@@ -1,0 +1,43 @@
+"""The optimizers' most common updates, SGD with plain momentum and Adam (and AdamW; a
+weight decay is applied first, in NumPy), on one-pass Numba kernels
+(minigrad/kernels/optim.py): over the MLP's 0.54M float32 parameters, SGD 0.78 ->
+0.38 ms and Adam 1.76 -> 1.28 ms a step against the NumPy updates.
+
+minigrad/optim.py asks ``takes`` first; when the answer is no (the reference backend,
+another dtype, a non-contiguous array) it runs its NumPy update, which is the reference
+the kernels equal bit for bit (tests/test_optim.py).
+"""
+
+import numpy as np
+
+from . import reference as _reference
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def takes(*arrays):
+    """Whether the kernels run an update of these arrays."""
+    return (arrays[0].dtype in _FLOATS and not _reference.active()
+            and all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays))
+
+
+def _flat(arrays):
+    return [a.reshape(-1) for a in arrays]
+
+
+def sgd_momentum(value, grad, buffer, momentum, lr):
+    """In place: ``buffer = buffer * momentum + grad``, ``value -= buffer * lr``."""
+    from ..kernels import optim
+
+    cast = value.dtype.type
+    optim.sgd_momentum(*_flat((value, grad, buffer)), cast(momentum), cast(lr))
+
+
+def adam(value, grad, exp_avg, exp_avg_sq, beta1, beta2, eps_term, step_size):
+    """In place: Adam's moments and step, as minigrad/optim.py's NumPy (``eps_term`` and
+    ``step_size`` carry the bias corrections)."""
+    from ..kernels import optim
+
+    cast = value.dtype.type
+    optim.adam(*_flat((value, grad, exp_avg, exp_avg_sq)), cast(1 - beta1), cast(beta2), cast(1 - beta2),
+               cast(eps_term), cast(step_size))
