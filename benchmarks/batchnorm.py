@@ -12,9 +12,10 @@ thread policy over exactly the bytes a training step must move, forward reading 
 writing y, backward reading x and dy and writing dx, with no arithmetic to speak of.
 No batch norm can move less memory than that.
 
-Every timing is the median over rounds in which the candidates run interleaved, so a
-busy moment of the machine hits them alike; the machine may be shared with other work,
-so ratios still move between runs. Last, the first fused call of a fresh process,
+PyTorch runs in a process of its own (benchmarks/pytorch_process.py says why). The
+candidates take turns, a quarter of a second apart (common.alternating), and every
+timing is a median, so a busy moment of the machine hits them alike; the machine may
+be shared with other work, so ratios still move between runs. Last, the first fused call of a fresh process,
 without and with Numba's on-disk cache.
 """
 
@@ -24,7 +25,7 @@ import sys
 import time
 
 import numpy as np
-from common import compile_times, machine_report
+from common import ORIGINAL_ENV, alternating, compile_times, local_timer, machine_report
 from numba import prange
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -36,6 +37,7 @@ from minigrad.runtime.threads import kernel  # noqa: E402
 
 SHAPES = [(128, 64, 16, 16), (256, 512), (256, 256)]
 BLOCKS = 64  # tasks of the floor kernels
+THREADS = 2
 
 
 @kernel
@@ -87,36 +89,6 @@ def minigrad_step(impl, x, dy):
     return step
 
 
-def torch_step(torch, x, dy):
-    channels = x.shape[1]
-    xt = torch.tensor(x, requires_grad=True)
-    weight = torch.ones(channels, requires_grad=True)
-    bias = torch.zeros(channels, requires_grad=True)
-    running_mean, running_var = torch.zeros(channels), torch.ones(channels)
-    upstream = torch.tensor(dy)
-
-    def step():
-        xt.grad = weight.grad = bias.grad = None
-        y = torch.nn.functional.batch_norm(xt, running_mean, running_var, weight, bias, training=True)
-        y.backward(upstream)
-
-    return step
-
-
-def interleaved_ms(steps, rounds, calls):
-    """{name: median ms per call}, each round running every step ``calls`` times in turn."""
-    for fn in steps.values():
-        fn()
-    results = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, fn in steps.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            results[name].append((time.perf_counter() - start) / calls * 1e3)
-    return {name: float(np.median(times)) for name, times in results.items()}
-
-
 FIRST_CALL = """
 import time
 start = time.perf_counter()
@@ -142,29 +114,38 @@ def main():
             fn()  # the kernels compile, and Numba's pool starts before PyTorch loads
         cases.append((shape, x, dy, steps))
     try:
-        import torch
+        import torch  # noqa: F401  (only whether it is installed: it runs in a process of its own)
 
-        torch.set_num_threads(2)
+        from pytorch_process import PyTorchProcess
+
+        pytorch = PyTorchProcess(ORIGINAL_ENV, THREADS)
     except ImportError:
-        torch = None
+        pytorch = None
     print("\n".join(machine_report()))
-    if torch is not None:
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"training forward + backward, float32, ms per step: median of {args.rounds} interleaved rounds")
+    if pytorch is not None:
+        info = pytorch.info
+        print(f"PyTorch {info['version']} in a process of its own: {info['threads']} threads, "
+              f"OMP_WAIT_POLICY {info['omp_wait_policy']}")
+    print("training forward + backward, float32, ms per step: medians, the candidates taking turns")
     for shape, x, dy, steps in cases:
         steps["composed"] = minigrad_step("composed", x, dy)
-        if torch is not None:
-            steps["torch"] = torch_step(torch, x, dy)
         calls = max(1, int(2e6 // x.size))
-        ms = interleaved_ms(steps, args.rounds, calls)
+        timers = {name: local_timer(fn) for name, fn in steps.items()}
+        if pytorch is not None:
+            timers["torch"] = pytorch.timer(pytorch.setup("batchnorm", [x, dy])[0])
+        block = max(calls, 5)  # the first call of a turn finds cold caches: a few more follow
+        medians, _ = alternating(timers, max(args.rounds * calls, 3 * block), block)
+        ms = {name: seconds * 1e3 for name, seconds in medians.items()}
         line = (f"  x {str(shape):18s} fused {ms['fused']:7.3f} | floor {ms['floor']:7.3f} "
                 f"(fused/floor {ms['fused'] / ms['floor']:4.2f}) | composed {ms['composed']:7.3f} "
                 f"(composed/fused {ms['composed'] / ms['fused']:5.2f})")
-        if torch is not None:
+        if pytorch is not None:
             line += f" | torch {ms['torch']:7.3f} (torch/fused {ms['torch'] / ms['fused']:5.2f})"
         gbs = 5 * x.nbytes / (ms["floor"] * 1e-3) / 1e9
         print(line + f" | floor moves {gbs:5.1f} GB/s")
     print("targets: (128, 64, 16, 16) torch/fused >= 2 and fused/floor <= 1.5")
+    if pytorch is not None:
+        pytorch.close()
     if not args.no_compile:
         cold, warm = compile_times(FIRST_CALL)
         print(f"first fused call in a fresh process (import included): "
