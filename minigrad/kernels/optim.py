@@ -22,7 +22,10 @@ def sgd_momentum(value, grad, buffer, momentum, lr):
         value[i] = value[i] - b * lr
 
 
-@kernel
+# A square root and a division per element, besides the loads and stores: on one thread
+# about ten times a copy's time per element (401K float32 values: 757 us), so it runs
+# in parallel from a tenth of the size a copy needs (220 us on two threads).
+@kernel(cost=10)
 def adam(value, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, eps_term, step_size):
     """exp_avg += (grad - exp_avg) * (1 - beta1); exp_avg_sq = exp_avg_sq * beta2 +
     grad * grad * (1 - beta2); value -= exp_avg / (sqrt(exp_avg_sq) + eps_term) * step_size."""

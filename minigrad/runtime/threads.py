@@ -90,6 +90,10 @@ class Kernel:
     ``range``); calling it runs the one the thread policy picks (see the module)."""
 
     def __init__(self, function, options):
+        options = dict(options)
+        # The work per element against the calibration's copy of one element: a kernel
+        # doing more (Adam's square root and division) pays for a parallel launch sooner.
+        self.cost = options.pop("cost", 1)
         self.__wrapped__ = function
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
@@ -107,7 +111,7 @@ class Kernel:
         if numba.config.DISABLE_JIT or not parallel_allowed():
             return self.serial(*args)
         size = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
-        if size < parallel_min_size() or not _busy.acquire(blocking=False):
+        if size * self.cost < parallel_min_size() or not _busy.acquire(blocking=False):
             return self.serial(*args)
         try:
             _parallel_pid = os.getpid()
@@ -117,7 +121,9 @@ class Kernel:
 
 
 def kernel(function=None, **options):
-    """Decorator: a ``Kernel`` of ``function`` (``njit`` options such as ``fastmath``)."""
+    """Decorator: a ``Kernel`` of ``function`` (``njit`` options such as ``fastmath``;
+    ``cost``, the work per element as a multiple of copying one, lowers the size at
+    which it runs in parallel)."""
     if function is None:
         return lambda f: Kernel(f, options)
     return Kernel(function, options)
