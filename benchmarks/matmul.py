@@ -6,8 +6,8 @@ The products of the Linear layers of benchmarks/train_step.py's three models, fl
 each forward ``x @ W.T`` (W as the layer stores it, (out, in)), and the two backward
 products, ``grad @ W`` (the input gradient) and ``grad.T @ x`` (the weight gradient),
 with the operands laid out as the engine hands them over (transposed views, no copies).
-conv2d's products are np.matmul calls inside minigrad/backend/conv.py and
-backend/winograd.py, so they are NumPy's by construction.
+conv2d's products are np.matmul calls inside minigrad/backend/conv.py (on every path,
+Winograd's too), so they are NumPy's by construction.
 
 For each, minigrad's ``a @ b`` on Tensors (the MatMul Function: the product plus the
 Tensor around it, no graph since nothing requires a gradient) and ``np.matmul`` on the

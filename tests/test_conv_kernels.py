@@ -240,7 +240,7 @@ def test_other_dtypes_take_numpy_in_the_same_layout(monkeypatch):
 
 
 # ---- Winograd's F(4x4, 3x3): 3x3 kernels, stride 1, no dilation, one group ----------------
-from minigrad.backend import winograd  # noqa: E402
+from minigrad.backend import conv as winograd  # noqa: E402  (its Winograd section)
 
 # (x shape, C_out, padding): odd sizes, partial tiles, batch 1, one channel, wide padding
 WINOGRAD = [

@@ -14,7 +14,7 @@ Paths (``plan``):
   ``FLAT_MAX_WASTE`` of the products).
 * ``"columns"``: im2col, col2im and the two layout changes as single-pass Numba kernels
   (minigrad/kernels/conv.py), straight from and into the unpadded NCHW arrays.
-* ``"winograd"``: Winograd's F(4x4, 3x3) (minigrad/backend/winograd.py) for 3x3,
+* ``"winograd"``: Winograd's F(4x4, 3x3) (the section of that name below) for 3x3,
   stride-1, undilated, ungrouped layers whose arrays share one dtype: 4x fewer
   multiplications for the price of tile transforms.
 
@@ -29,7 +29,7 @@ from collections import namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import cost, reference, winograd
+from . import cost, reference
 from ..runtime import memory
 
 # The dtypes the kernels are compiled for.
@@ -227,6 +227,98 @@ def _matmul(a, b, role=None):
     return np.matmul(a, b, out=out)
 
 
+# ---- Winograd's F(4x4, 3x3): the tile transforms of minigrad/kernels/winograd.py (the
+# maths is described there) around NumPy's matrix products. Tiles are laid out as
+# (36, N * tiles_high * tiles_wide, channels), and the kernels read and write images
+# channels last, (N, H, W, C): the transposing copies to and from NCHW are NumPy's,
+# into scratch arrays.
+ALPHA = 6  # input values per tile side
+TILE = 4  # output values per tile side
+
+
+def _winograd_kernels():
+    """minigrad/kernels/winograd.py, imported on first use (so is Numba)."""
+    from ..kernels import winograd
+
+    return winograd
+
+
+def _kron(dtype):
+    return _winograd_kernels().KRON[np.dtype(dtype)]
+
+
+def tile_counts(out_size):
+    """(tiles_high, tiles_wide) covering an output of ``out_size`` = (OH, OW)."""
+    return -(-out_size[0] // TILE), -(-out_size[1] // TILE)
+
+
+def tiles_shape(n, channels, out_size):
+    th, tw = tile_counts(out_size)
+    return (ALPHA * ALPHA, n * th * tw, channels)
+
+
+def filter_transform(weight):
+    """U = G g G^T per filter: (C_out, C_in, 3, 3) -> (36, C_in, C_out), weight's dtype."""
+    c_out, c_in = weight.shape[:2]
+    u = np.matmul(_kron(weight.dtype), weight.reshape(c_out * c_in, 9).T)  # (36, C_out * C_in)
+    return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, c_out, c_in).transpose(0, 2, 1))
+
+
+def filter_grad_transform(d_filters):
+    """dg = G^T dU G, the adjoint of ``filter_transform``: (36, C_in, C_out) -> (C_out, C_in, 3, 3)."""
+    _, c_in, c_out = d_filters.shape
+    dg = np.matmul(_kron(d_filters.dtype).T, d_filters.reshape(ALPHA * ALPHA, c_in * c_out))  # (9, C_in * C_out)
+    return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
+
+
+def _channels_last(images, role):
+    """``images`` (N, C, H, W) as a channels-last (N, H, W, C) scratch copy."""
+    n, c, h, w = images.shape
+    out = memory.scratch(role, (n, h, w, c), images.dtype)
+    np.copyto(out, images.transpose(0, 2, 3, 1))
+    return out
+
+
+def _to_channels_first(channels_last, out):
+    """Copy (N, H, W, C) into ``out`` (N, C, H, W); returns ``out``."""
+    np.copyto(out, channels_last.transpose(0, 3, 1, 2))
+    return out
+
+
+def tiles_from_input(x, out_size, padding, out):
+    """V: the transformed input tiles (36, N*th*tw, C) of ``x`` (N, C, H, W), padded."""
+    th, tw = tile_counts(out_size)
+    _winograd_kernels().input_transform(_channels_last(x, "winograd_input"), out, th, tw, padding[0], padding[1])
+    return out
+
+
+def output_from_tiles(product, bias, out):
+    """The output (N, C_out, OH, OW) from the products M (36, N*th*tw, C_out), plus ``bias``."""
+    th, tw = tile_counts(out.shape[2:])
+    if bias is None:
+        bias = np.zeros(out.shape[1], dtype=out.dtype)
+    n, c_out, oh, ow = out.shape
+    images = memory.scratch("winograd_output", (n, oh, ow, c_out), out.dtype)
+    _winograd_kernels().output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), images, th, tw)
+    return _to_channels_first(images, out)
+
+
+def tiles_from_grad(grad, out):
+    """dM: the upstream gradient (N, C_out, OH, OW) as transformed tiles (36, N*th*tw, C_out)."""
+    th, tw = tile_counts(grad.shape[2:])
+    _winograd_kernels().grad_transform(_channels_last(grad, "winograd_grad"), out, th, tw)
+    return out
+
+
+def input_from_tiles(d_tiles, out_size, padding, out):
+    """The input gradient (N, C, H, W) from dV (36, N*th*tw, C)."""
+    th, tw = tile_counts(out_size)
+    n, c, h, w = out.shape
+    images = memory.scratch("winograd_input_grad", (n, h, w, c), out.dtype)
+    _winograd_kernels().input_grad_transform(d_tiles, images, th, tw, padding[0], padding[1])
+    return _to_channels_first(images, out)
+
+
 # ---- the three products -------------------------------------------------------------------
 def _kept(kept, path):
     """The array of ``kept`` = (path, array) if it was made for ``path``, else None."""
@@ -237,9 +329,9 @@ def upstream_layout(grad, input_shape, weight, geometry, x):
     """``(path, array)``: the upstream gradient laid out once for both gradients."""
     p = plan(input_shape, weight.shape[0], weight.shape[2:], geometry, x, weight, grad)
     if p.path == "winograd":
-        out = memory.scratch("grad_tiles", winograd.tiles_shape(grad.shape[0], grad.shape[1], grad.shape[2:]),
+        out = memory.scratch("grad_tiles", tiles_shape(grad.shape[0], grad.shape[1], grad.shape[2:]),
                              grad.dtype)
-        return p.path, winograd.tiles_from_grad(grad, out)
+        return p.path, tiles_from_grad(grad, out)
     if p.path == "columns":
         return p.path, kernel_grad_rows(grad).reshape(geometry.groups, weight.shape[0] // geometry.groups, -1)
     if p.path == "numpy":
@@ -257,13 +349,13 @@ def conv2d_forward(x, weight, geometry, bias=None):
         out, columns = reference.conv2d_forward(x, weight, geometry, bias)
         return out, (p.path, columns)
     if p.path == "winograd":
-        tiles = winograd.tiles_from_input(x, (oh, ow), geometry.padding,
-                                          memory.empty(winograd.tiles_shape(n, x.shape[1], (oh, ow)), x.dtype))
-        filters = winograd.filter_transform(weight)
+        tiles = tiles_from_input(x, (oh, ow), geometry.padding,
+                                          memory.empty(tiles_shape(n, x.shape[1], (oh, ow)), x.dtype))
+        filters = filter_transform(weight)
         product = memory.scratch("product", tiles.shape[:2] + (c_out,), np.result_type(tiles, filters))
         np.matmul(tiles, filters, out=product)
         out = memory.empty((n, c_out, oh, ow), product.dtype)
-        return winograd.output_from_tiles(product, bias, out), (p.path, tiles)
+        return output_from_tiles(product, bias, out), (p.path, tiles)
     if p.path == "columns":
         columns = kernel_im2col(x, weight.shape[2:], geometry).reshape(geometry.groups, -1, n * oh * ow)
         product = _matmul(reference.weight_matrix(weight, geometry.groups), columns, "product")
@@ -288,12 +380,12 @@ def conv2d_input_grad(grad, weight, input_shape, geometry, upstream=None):
     if p.path == "winograd":
         if grad_matrix is None:
             grad_matrix = upstream_layout(grad, input_shape, weight, geometry, grad)[1]
-        filters = winograd.filter_transform(weight)
+        filters = filter_transform(weight)
         d_tiles = memory.scratch("input_tiles", grad_matrix.shape[:2] + (input_shape[1],),
                                  np.result_type(grad_matrix, filters))
         np.matmul(grad_matrix, filters.transpose(0, 2, 1), out=d_tiles)
         out = memory.empty(tuple(input_shape), d_tiles.dtype)
-        return winograd.input_from_tiles(d_tiles, grad.shape[2:], geometry.padding, out)
+        return input_from_tiles(d_tiles, grad.shape[2:], geometry.padding, out)
     if grad_matrix is None:
         grad_matrix = upstream_layout(grad, input_shape, weight, geometry, grad)[1]
     weights = reference.weight_matrix(weight, geometry.groups)
@@ -313,12 +405,12 @@ def conv2d_weight_grad(x, grad, weight_shape, geometry, kept=None, upstream=None
         return reference.conv2d_weight_grad(x, grad, weight_shape, geometry, columns)
     if p.path == "winograd":
         if columns is None:
-            shape = winograd.tiles_shape(x.shape[0], x.shape[1], grad.shape[2:])
-            columns = winograd.tiles_from_input(x, grad.shape[2:], geometry.padding, memory.empty(shape, x.dtype))
+            shape = tiles_shape(x.shape[0], x.shape[1], grad.shape[2:])
+            columns = tiles_from_input(x, grad.shape[2:], geometry.padding, memory.empty(shape, x.dtype))
         if grad_matrix is None:
-            shape = winograd.tiles_shape(grad.shape[0], grad.shape[1], grad.shape[2:])
-            grad_matrix = winograd.tiles_from_grad(grad, memory.scratch("grad_tiles", shape, grad.dtype))
-        return winograd.filter_grad_transform(np.matmul(columns.transpose(0, 2, 1), grad_matrix))
+            shape = tiles_shape(grad.shape[0], grad.shape[1], grad.shape[2:])
+            grad_matrix = tiles_from_grad(grad, memory.scratch("grad_tiles", shape, grad.dtype))
+        return filter_grad_transform(np.matmul(columns.transpose(0, 2, 1), grad_matrix))
     if columns is None:
         if p.path == "columns":
             positions = x.shape[0] * p.out_size[0] * p.out_size[1]

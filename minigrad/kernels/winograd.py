@@ -20,7 +20,7 @@ The gradients are the adjoints:
 * the weight gradient: dU[ab] = V[ab]^T @ dM[ab], then dg = G^T dU G.
 
 The kernels here are the tile transforms, loop bodies over NumPy arrays; the products
-are NumPy's (BLAS), and minigrad/backend/winograd.py puts the pieces together. A transform runs
+are NumPy's (BLAS), and minigrad/backend/conv.py puts the pieces together. A transform runs
 in the dtype of its data, vectorized over the channel axis, which is the contiguous one
 in every array it touches: the images too are channels last (N, H, W, C), NumPy's
 transposing copy from and to NCHW costing a quarter of a transform that gathered
