@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function, constant
+from ..backend import elementwise as backend
 from ..dtypes import floating
 
 
@@ -177,7 +178,7 @@ class ReluBackward(Function):
     @staticmethod
     def forward(ctx, grad, out):
         ctx.save_for_backward(out)
-        return grad * (out > 0)
+        return backend.relu_grad(grad, out)  # grad * (out > 0), in one pass where it can
 
     @staticmethod
     def backward(ctx, grad_grad):
