@@ -133,7 +133,7 @@ def main():
         timers = {name: local_timer(fn) for name, fn in steps.items()}
         if pytorch is not None:
             timers["torch"] = pytorch.timer(pytorch.setup("batchnorm", [x, dy])[0])
-        block = max(calls, 5)  # the first call of a turn finds cold caches: a few more follow
+        block = max(calls, 5)
         medians, _ = alternating(timers, max(args.rounds * calls, 3 * block), block)
         ms = {name: seconds * 1e3 for name, seconds in medians.items()}
         line = (f"  x {str(shape):18s} fused {ms['fused']:7.3f} | floor {ms['floor']:7.3f} "

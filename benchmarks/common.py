@@ -16,17 +16,32 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ORIGINAL_ENV = dict(os.environ)
 
 
-def local_timer(fn):
-    """A function of ``n`` giving the seconds of ``n`` back-to-back calls of ``fn``."""
-    def run(n):
-        times = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return times
+# Seconds of untimed calls at the start of each turn. After the pause between turns a
+# virtual CPU needs tens of milliseconds of work to run at full speed again (measured:
+# a batch-norm step 3.2 ms for its first calls against 2.1 ms when warm); a training
+# loop runs warm, and so should every candidate here.
+WARMUP = 0.2
 
-    return run
+
+def timed_runs(fn, n, warmup=WARMUP):
+    """The seconds of each of ``n`` back-to-back calls of ``fn``, after calling it
+    untimed for ``warmup`` seconds (at least once)."""
+    end = time.perf_counter() + warmup
+    fn()
+    while time.perf_counter() < end:
+        fn()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def local_timer(fn):
+    """A function of ``n`` giving the seconds of ``n`` back-to-back calls of ``fn``
+    (``timed_runs``)."""
+    return lambda n: timed_runs(fn, n)
 
 
 # Seconds between turns: long enough for the threads of the turn before to stop spinning
@@ -41,7 +56,7 @@ def alternating(timers, repeats, block=5, settle=SETTLE):
     ``PyTorchProcess.timer``); the candidates take turns, ``block`` runs at a time, until
     each has run ``repeats`` times, so that a busy moment of a shared machine hits them
     alike while each library's thread pool stays as warm as in a training loop; each
-    turn starts ``settle`` seconds after the last one ended."""
+    turn starts ``settle`` seconds after the last one ended, and warms up first."""
     times = {name: [] for name in timers}
     while any(len(done) < repeats for done in times.values()):
         for name, run in timers.items():

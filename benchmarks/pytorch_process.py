@@ -9,8 +9,9 @@ minigrad (``common.ORIGINAL_ENV``), and nothing of minigrad is imported.
 
 The benchmark talks to this process over its stdin and stdout, one JSON object a line:
 ``setup`` builds a step (a training step, an optimizer step or a batch-norm step) from
-arrays the benchmark saved with ``np.savez`` and answers with a key; ``time`` runs that
-step a number of times back to back and answers with the seconds of each.
+arrays the benchmark saved with ``np.savez`` and answers with a key; ``time`` warms
+that step up and runs it a number of times back to back (``common.timed_runs``, as the
+benchmark's own candidates), answering with the seconds of each.
 """
 
 import json
@@ -18,9 +19,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+from common import timed_runs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -145,13 +146,7 @@ def serve(threads):
             steps[key] = step
             answer = {"key": key, "first": first}
         elif op == "time":
-            step = steps[request["key"]]
-            times = []
-            for _ in range(request["repeats"]):
-                start = time.perf_counter()
-                step()
-                times.append(time.perf_counter() - start)
-            answer = {"times": times}
+            answer = {"times": timed_runs(steps[request["key"]], request["repeats"])}
         else:
             answer = {"error": f"unknown op {op!r}"}
         print(json.dumps(answer), flush=True)
