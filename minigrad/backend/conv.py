@@ -229,9 +229,7 @@ def _matmul(a, b, role=None):
 
 # ---- Winograd's F(4x4, 3x3): the tile transforms of minigrad/kernels/winograd.py (the
 # maths is described there) around NumPy's matrix products. Tiles are laid out as
-# (36, N * tiles_high * tiles_wide, channels), and the kernels read and write images
-# channels last, (N, H, W, C): the transposing copies to and from NCHW are NumPy's,
-# into scratch arrays.
+# (36, N * tiles_high * tiles_wide, channels); the kernels read and write NCHW images.
 ALPHA = 6  # input values per tile side
 TILE = 4  # output values per tile side
 
@@ -271,24 +269,10 @@ def filter_grad_transform(d_filters):
     return np.ascontiguousarray(dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1))
 
 
-def _channels_last(images, role):
-    """``images`` (N, C, H, W) as a channels-last (N, H, W, C) scratch copy."""
-    n, c, h, w = images.shape
-    out = memory.scratch(role, (n, h, w, c), images.dtype)
-    np.copyto(out, images.transpose(0, 2, 3, 1))
-    return out
-
-
-def _to_channels_first(channels_last, out):
-    """Copy (N, H, W, C) into ``out`` (N, C, H, W); returns ``out``."""
-    np.copyto(out, channels_last.transpose(0, 3, 1, 2))
-    return out
-
-
 def tiles_from_input(x, out_size, padding, out):
     """V: the transformed input tiles (36, N*th*tw, C) of ``x`` (N, C, H, W), padded."""
     th, tw = tile_counts(out_size)
-    _winograd_kernels().input_transform(_channels_last(x, "winograd_input"), out, th, tw, padding[0], padding[1])
+    _winograd_kernels().input_transform(np.ascontiguousarray(x), out, th, tw, padding[0], padding[1])
     return out
 
 
@@ -297,26 +281,22 @@ def output_from_tiles(product, bias, out):
     th, tw = tile_counts(out.shape[2:])
     if bias is None:
         bias = np.zeros(out.shape[1], dtype=out.dtype)
-    n, c_out, oh, ow = out.shape
-    images = memory.scratch("winograd_output", (n, oh, ow, c_out), out.dtype)
-    _winograd_kernels().output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), images, th, tw)
-    return _to_channels_first(images, out)
+    _winograd_kernels().output_transform(product, np.ascontiguousarray(bias, dtype=out.dtype), out, th, tw)
+    return out
 
 
 def tiles_from_grad(grad, out):
     """dM: the upstream gradient (N, C_out, OH, OW) as transformed tiles (36, N*th*tw, C_out)."""
     th, tw = tile_counts(grad.shape[2:])
-    _winograd_kernels().grad_transform(_channels_last(grad, "winograd_grad"), out, th, tw)
+    _winograd_kernels().grad_transform(np.ascontiguousarray(grad), out, th, tw)
     return out
 
 
 def input_from_tiles(d_tiles, out_size, padding, out):
     """The input gradient (N, C, H, W) from dV (36, N*th*tw, C)."""
     th, tw = tile_counts(out_size)
-    n, c, h, w = out.shape
-    images = memory.scratch("winograd_input_grad", (n, h, w, c), out.dtype)
-    _winograd_kernels().input_grad_transform(d_tiles, images, th, tw, padding[0], padding[1])
-    return _to_channels_first(images, out)
+    _winograd_kernels().input_grad_transform(d_tiles, out, th, tw, padding[0], padding[1])
+    return out
 
 
 # ---- the three products -------------------------------------------------------------------

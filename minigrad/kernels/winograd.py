@@ -22,9 +22,8 @@ The gradients are the adjoints:
 The kernels here are the tile transforms, loop bodies over NumPy arrays; the products
 are NumPy's (BLAS), and minigrad/backend/conv.py puts the pieces together. A transform runs
 in the dtype of its data, vectorized over the channel axis, which is the contiguous one
-in every array it touches: the images too are channels last (N, H, W, C), NumPy's
-transposing copy from and to NCHW costing a quarter of a transform that gathered
-across channels itself. Tiles are laid out as
+in every buffer it touches: each task copies the rows of the NCHW image it reads
+(or writes) into a buffer held channels last, in cache, and transforms from there. Tiles are laid out as
 ``(36, N * tiles_high * tiles_wide, channels)``: tile (n, ty, tx) covers output rows
 4*ty to 4*ty + 3 and columns 4*tx to 4*tx + 3, and input rows 4*ty - ph to 4*ty - ph + 5.
 
@@ -123,13 +122,13 @@ def _a(y0, y1, y2, y3):
 # ---- kernels ---------------------------------------------------------------------------
 @kernel
 def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
-    """V = B^T d B for every tile and channel of ``x`` (N, H, W, C), channels last,
-    zero-padded by (ph, pw); ``out`` (36, N*th*tw, C).
+    """V = B^T d B for every tile and channel of ``x`` (N, C, H, W), zero-padded by
+    (ph, pw); ``out`` (36, N*th*tw, C).
 
     One task per row of tiles: it first copies the 6 input rows the tiles read into a
-    zero-padded buffer (in cache), then transforms tile by tile.
+    zero-padded buffer, channels last (in cache), then transforms tile by tile.
     """
-    n, h, w, c = x.shape
+    n, c, h, w = x.shape
     width = TILE * tiles_wide + 2
     for task in prange(n * tiles_high):
         b = task // tiles_high
@@ -138,9 +137,10 @@ def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
         for u in range(ALPHA):
             y = y0 + u - ph
             if 0 <= y < h:
-                for t in range(w):
-                    for ch in range(c):
-                        padded[u, t + pw, ch] = x[b, y, t, ch]
+                for ch in range(c):
+                    row = x[b, ch, y]
+                    for t in range(w):
+                        padded[u, t + pw, ch] = row[t]
         columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B^T d)[a, v] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
@@ -173,8 +173,9 @@ def input_transform(x, out, tiles_high, tiles_wide, ph, pw):
 @kernel
 def output_transform(product, bias, out, tiles_high, tiles_wide):
     """Y = A^T M A + bias for every tile and output channel: ``product`` (36, N*th*tw,
-    C_out); ``out`` (N, OH, OW, C_out), channels last, the tiles cut to its size."""
-    n, oh, ow, c_out = out.shape
+    C_out); ``out`` (N, C_out, OH, OW), the tiles cut to its size, written from a row of
+    tiles held channels last (in cache)."""
+    n, c_out, oh, ow = out.shape
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
@@ -201,26 +202,29 @@ def output_transform(product, bias, out, tiles_high, tiles_wide):
                     rows[p, first + 1, o] = r1
                     rows[p, first + 2, o] = r2
                     rows[p, first + 3, o] = r3
-        for p in range(min(TILE, oh - y0)):
-            for t in range(ow):
-                for o in range(c_out):
-                    out[b, y0 + p, t, o] = rows[p, t, o] + bias[o]
+        for o in range(c_out):
+            for p in range(min(TILE, oh - y0)):
+                row = out[b, o, y0 + p]
+                for t in range(ow):
+                    row[t] = rows[p, t, o] + bias[o]
     return out
 
 
 @kernel
 def grad_transform(grad, out, tiles_high, tiles_wide):
-    """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, OH, OW, C_out),
-    channels last (zero beyond its edge), ``out`` (36, N*th*tw, C_out)."""
-    n, oh, ow, c_out = grad.shape
+    """dM = A dY A^T, the adjoint of ``output_transform``: ``grad`` (N, C_out, OH, OW)
+    (zero beyond its edge), read into a row of tiles channels last; ``out``
+    (36, N*th*tw, C_out)."""
+    n, c_out, oh, ow = grad.shape
     for task in prange(n * tiles_high):
         b = task // tiles_high
         y0 = TILE * (task - b * tiles_high)
         rows = np.zeros((TILE, TILE * tiles_wide, c_out), dtype=out.dtype)
-        for p in range(min(TILE, oh - y0)):
-            for t in range(ow):
-                for o in range(c_out):
-                    rows[p, t, o] = grad[b, y0 + p, t, o]
+        for o in range(c_out):
+            for p in range(min(TILE, oh - y0)):
+                row = grad[b, o, y0 + p]
+                for t in range(ow):
+                    rows[p, t, o] = row[t]
         columns = np.empty((ALPHA, TILE, c_out), dtype=out.dtype)  # (A dY)[k, q] per channel
         for tx in range(tiles_wide):
             tile = task * tiles_wide + tx
@@ -253,9 +257,9 @@ def grad_transform(grad, out, tiles_high, tiles_wide):
 def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
     """dd = B dV B^T for every tile, added onto its 6x6 window of the input: the adjoint
     of ``input_transform`` (and of the padding). ``d_tiles`` (36, N*th*tw, C); ``out``
-    (N, H, W, C), channels last. One task per image, so that overlapping tiles never
-    race."""
-    n, h, w, c = out.shape
+    (N, C, H, W), from a whole image's sums held channels last. One task per image, so
+    that overlapping tiles never race."""
+    n, c, h, w = out.shape
     for b in prange(n):
         total = np.zeros((TILE * tiles_high + 2, TILE * tiles_wide + 2, c), dtype=out.dtype)
         columns = np.empty((ALPHA, ALPHA, c), dtype=out.dtype)  # (B dV)[u, e] per channel
@@ -293,10 +297,11 @@ def input_grad_transform(d_tiles, out, tiles_high, tiles_wide, ph, pw):
                         source = line[k]
                         for ch in range(c):
                             target[ch] += source[ch]
-        for y in range(h):
-            for t in range(w):
-                for ch in range(c):
-                    out[b, y, t, ch] = total[y + ph, t + pw, ch]
+        for ch in range(c):
+            for y in range(h):
+                row = out[b, ch, y]
+                for t in range(w):
+                    row[t] = total[y + ph, t + pw, ch]
     return out
 
 
