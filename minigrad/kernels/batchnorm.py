@@ -41,15 +41,6 @@ from ..runtime.threads import kernel
 LANES = 32
 
 
-# The training kernels' work per element, against the thread policy's copy of one
-# (``kernel(cost=...)``): two passes, the second from cache, with float64 sums; on a
-# 2-core Xeon, one thread, 0.52 ns an element forward and 0.76 backward against 0.28
-# for the copy. With it, (64, 32, 256) float32 runs in parallel: forward 272 -> 202 us,
-# backward 400 -> 338 us.
-FORWARD_COST = 2
-BACKWARD_COST = 3
-
-
 # ---------------------------------------------------------------------------------
 # by column: (N, K) arrays
 # ---------------------------------------------------------------------------------
@@ -88,7 +79,7 @@ def affine(x, mean, scale, shift, y):
     return y
 
 
-@kernel(cost=FORWARD_COST)
+@kernel
 def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out):
     """Statistics and y of x (N, C * S) for ``block`` channels (block * S columns) at a
     time, one thread per block: each column's float64 sums of x - shift (shift a value
@@ -138,7 +129,7 @@ def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out
                 y_row[q] = (x_row[q] - mean[q]) * scale[q] + offset[q]
 
 
-@kernel(cost=BACKWARD_COST)
+@kernel
 def train_backward_by_columns(x, dy, s, mean, invstd, gamma, block, dx, sums_out):
     """The per-channel sums, then dx, of x and dy (N, C * S), ``block`` channels at a
     time as ``train_forward_by_columns``; writes dx, by the closed form
@@ -225,7 +216,7 @@ def _lane_moments(x_row, dy_row, mean, totals, moments):
         moments[p - whole] += g * (np.float64(x_row[p]) - mean)
 
 
-@kernel(cost=FORWARD_COST)
+@kernel
 def train_forward_by_channel(x, gamma, beta, eps, block, y, mean_out, var_out):
     """Statistics and y for ``block`` channels at a time, one thread per block.
 
@@ -267,7 +258,7 @@ def train_forward_by_channel(x, gamma, beta, eps, block, y, mean_out, var_out):
                     y_row[t] = (x_row[t] - m) * a + b
 
 
-@kernel(cost=BACKWARD_COST)
+@kernel
 def train_backward_by_channel(x, dy, mean, invstd, gamma, block, dx, sums_out):
     """The per-channel sums, then dx, ``block`` channels at a time (the second pass from
     cache), as ``train_forward_by_channel``.
