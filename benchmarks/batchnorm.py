@@ -20,9 +20,9 @@ without and with Numba's on-disk cache.
 """
 
 import argparse
+import importlib.util
 import os
 import sys
-import time
 
 import numpy as np
 from common import ORIGINAL_ENV, alternating, compile_times, local_timer, machine_report
@@ -113,14 +113,11 @@ def main():
         for fn in steps.values():
             fn()  # the kernels compile, and Numba's pool starts before PyTorch loads
         cases.append((shape, x, dy, steps))
-    try:
-        import torch  # noqa: F401  (only whether it is installed: it runs in a process of its own)
-
+    pytorch = None
+    if importlib.util.find_spec("torch") is not None:  # it runs in a process of its own
         from pytorch_process import PyTorchProcess
 
         pytorch = PyTorchProcess(ORIGINAL_ENV, THREADS)
-    except ImportError:
-        pytorch = None
     print("\n".join(machine_report()))
     if pytorch is not None:
         info = pytorch.info

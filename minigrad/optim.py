@@ -328,7 +328,7 @@ class SGD(Optimizer):
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = grad.copy()
-            elif not (dampening or nesterov) and fast.takes(value, grad, buffer):
+            elif not (dampening or nesterov) and fast.takes((value, grad, buffer), (momentum, lr)):
                 fast.sgd_momentum(value, grad, buffer, momentum, lr)
                 return
             else:
@@ -400,32 +400,39 @@ class Adam(Optimizer):
                 np.multiply(value, decay, out=decayed)
                 decayed += grad
                 grad = decayed
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(value)
-            state["exp_avg_sq"] = np.zeros_like(value)
-        state["step"] += 1
-        step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        # the state is written once the update is made
+        if state:
+            step, exp_avg, exp_avg_sq = state["step"] + 1, state["exp_avg"], state["exp_avg_sq"]
+        else:
+            step, exp_avg, exp_avg_sq = 1, np.zeros_like(value), np.zeros_like(value)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-        if fast.takes(value, grad, exp_avg, exp_avg_sq):
-            fast.adam(value, grad, exp_avg, exp_avg_sq, beta1, beta2, eps * bias_correction2_sqrt,
-                      lr * bias_correction2_sqrt / bias_correction1)
-            return
+        numbers = (1 - beta1, beta2, 1 - beta2, eps * bias_correction2_sqrt,
+                   lr * bias_correction2_sqrt / bias_correction1)
+        if fast.takes((value, grad, exp_avg, exp_avg_sq), numbers):
+            fast.adam(value, grad, exp_avg, exp_avg_sq, *numbers)
+        else:
+            self._numpy_adam(value, grad, exp_avg, exp_avg_sq, scratch, *numbers)
+        state.update(step=step, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+
+    @staticmethod
+    def _numpy_adam(value, grad, exp_avg, exp_avg_sq, scratch, one_minus_beta1, beta2, one_minus_beta2,
+                    eps_term, step_size):
         # exp_avg += (1 - beta1) * (grad - exp_avg): PyTorch's lerp
         np.subtract(grad, exp_avg, out=scratch)
-        scratch *= 1 - beta1
+        scratch *= one_minus_beta1
         exp_avg += scratch
         exp_avg_sq *= beta2
         np.multiply(grad, grad, out=scratch)
-        scratch *= 1 - beta2
+        scratch *= one_minus_beta2
         exp_avg_sq += scratch
         # value -= lr / bc1 * exp_avg / (sqrt(exp_avg_sq) / sqrt(bc2) + eps), with sqrt(bc2)
-        # moved to the numerator: one pass fewer. Python floats keep float32 float32.
+        # moved to the numerator: one pass fewer (eps_term = eps * sqrt(bc2), step_size =
+        # lr * sqrt(bc2) / bc1). Python floats keep float32 float32.
         np.sqrt(exp_avg_sq, out=scratch)
-        scratch += eps * bias_correction2_sqrt
+        scratch += eps_term
         np.divide(exp_avg, scratch, out=scratch)
-        scratch *= lr * bias_correction2_sqrt / bias_correction1
+        scratch *= step_size
         value -= scratch
 
 

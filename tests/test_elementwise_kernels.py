@@ -1,6 +1,7 @@
 """ReLU's gradient on its one-pass kernel (minigrad/backend/elementwise.py) against
 NumPy's ``grad * (out > 0)``: the same bits, NaN, infinities and -0.0 included."""
 
+import os
 import subprocess
 import sys
 
@@ -62,3 +63,14 @@ def test_a_small_relu_graph_does_not_import_numba():
             "print('numba' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_reference_backend_never_calibrates_nor_imports_numba():
+    code = ("import sys, numpy as np, minigrad as mg\n"
+            "from minigrad.backend import elementwise\n"
+            "x = mg.tensor(np.linspace(-1, 1, 4096), requires_grad=True)\n"
+            "x.relu().sum().backward()\n"
+            "print('numba' in sys.modules, elementwise._min_size)\n")
+    env = dict(os.environ, MINIGRAD_BACKEND="reference")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.split() == ["False", "None"]

@@ -58,9 +58,10 @@ def kernel_min_size():
 def relu_grad(grad, out):
     """``grad * (out > 0)``."""
     size = grad.size
-    if (size < SMALLEST or size < (_min_size or kernel_min_size()) or grad.dtype not in _FLOATS
-            or out.dtype != grad.dtype or grad.shape != out.shape
-            or not (grad.flags.c_contiguous and out.flags.c_contiguous) or _reference.active()):
+    # the calibration (which imports Numba) last, once everything else says yes
+    if (size < SMALLEST or grad.dtype not in _FLOATS or out.dtype != grad.dtype
+            or grad.shape != out.shape or not (grad.flags.c_contiguous and out.flags.c_contiguous)
+            or _reference.active() or size < (_min_size or kernel_min_size())):
         return grad * (out > 0)
     from ..kernels import elementwise
 

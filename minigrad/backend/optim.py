@@ -4,7 +4,8 @@ weight decay is applied first, in NumPy), on one-pass Numba kernels
 0.38 ms and Adam 1.76 -> 1.28 ms a step against the NumPy updates.
 
 minigrad/optim.py asks ``takes`` first; when the answer is no (the reference backend,
-another dtype, a non-contiguous array) it runs its NumPy update, which is the reference
+another dtype, a non-contiguous array, a NumPy float64 hyperparameter with float32
+parameters) it runs its NumPy update, which is the reference
 the kernels equal bit for bit (tests/test_optim.py).
 """
 
@@ -15,10 +16,16 @@ from . import reference as _reference
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def takes(*arrays):
-    """Whether the kernels run an update of these arrays."""
-    return (arrays[0].dtype in _FLOATS and not _reference.active()
-            and all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays))
+def takes(arrays, numbers):
+    """Whether the kernels run an update of these arrays with these hyperparameters:
+    float32 or float64 ndarrays of one dtype, C-contiguous, on the fast backend, and
+    numbers that NumPy would combine with the arrays in their dtype (Python numbers; a
+    NumPy float64 scalar makes NumPy compute a float32 update in float64, so that one
+    stays on NumPy, which is the reference)."""
+    dtype = arrays[0].dtype
+    return (dtype in _FLOATS and not _reference.active()
+            and all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+            and all(type(h) in (int, float) or np.result_type(dtype, h) == dtype for h in numbers))
 
 
 def _flat(arrays):
@@ -33,11 +40,11 @@ def sgd_momentum(value, grad, buffer, momentum, lr):
     optim.sgd_momentum(*_flat((value, grad, buffer)), cast(momentum), cast(lr))
 
 
-def adam(value, grad, exp_avg, exp_avg_sq, beta1, beta2, eps_term, step_size):
+def adam(value, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, eps_term, step_size):
     """In place: Adam's moments and step, as minigrad/optim.py's NumPy (``eps_term`` and
     ``step_size`` carry the bias corrections)."""
     from ..kernels import optim
 
     cast = value.dtype.type
-    optim.adam(*_flat((value, grad, exp_avg, exp_avg_sq)), cast(1 - beta1), cast(beta2), cast(1 - beta2),
-               cast(eps_term), cast(step_size))
+    optim.adam(*_flat((value, grad, exp_avg, exp_avg_sq)), cast(one_minus_beta1), cast(beta2),
+               cast(one_minus_beta2), cast(eps_term), cast(step_size))

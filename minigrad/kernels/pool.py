@@ -6,7 +6,6 @@ never wins, and a window of real values all -inf still has one (its first real
 element), as PyTorch. ``choice`` holds each window's winning kernel offset ``i * kW + j``.
 """
 
-import numpy as np
 from numba import njit, prange
 
 from ..runtime.threads import kernel
