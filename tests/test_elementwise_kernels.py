@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad import backend
@@ -14,9 +16,11 @@ from minigrad.backend import elementwise
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(5000,), (64, 33, 7), (3, 2048)])
-def test_relu_grad_kernel_gives_numpys_bits(dtype, shape):
-    rng = np.random.default_rng(0)
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=3).map(tuple).filter(lambda s: np.prod(s) >= 6),
+       seed=st.integers(0, 2**16))
+def test_relu_grad_kernel_gives_numpys_bits(dtype, shape, seed):
+    rng = np.random.default_rng(seed)
     grad = rng.standard_normal(shape).astype(dtype)
     out = rng.standard_normal(shape).astype(dtype)
     flat_grad, flat_out = grad.reshape(-1), out.reshape(-1)
@@ -30,7 +34,8 @@ def test_relu_grad_kernel_gives_numpys_bits(dtype, shape):
     kernels.relu_grad(flat_grad, flat_out, got.reshape(-1))
     np.testing.assert_array_equal(got, expected)
     assert np.array_equal(np.signbit(got), np.signbit(expected))
-    through_backend = elementwise.relu_grad(grad, out)  # on the kernel if large enough here
+    with np.errstate(invalid="ignore"):  # inf * 0, as NumPy's own product
+        through_backend = elementwise.relu_grad(grad, out)  # on the kernel if large enough here
     assert through_backend.dtype == expected.dtype and through_backend.shape == expected.shape
     np.testing.assert_array_equal(through_backend, expected)
 
