@@ -80,3 +80,36 @@ def test_integer_images_take_the_reference():
     assert best.dtype == np.int64
     np.testing.assert_array_equal(best[0, 0], [[5, 7], [13, 15]])
     np.testing.assert_array_equal(choice, np.full((1, 2, 2, 2), 3))
+
+
+def test_a_forked_child_and_threads_run_max_pooling_after_the_parent_ran_it_in_parallel():
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import os, threading, numpy as np, minigrad as mg, minigrad.nn.functional as F
+def pool_step(seed):
+    x = mg.tensor(np.random.default_rng(seed).standard_normal((64, 64, 32, 32)).astype(np.float32),
+                  requires_grad=True)  # 4M elements: above any calibrated parallel threshold
+    F.max_pool2d(x, 2).sum().backward()
+    return int((x.grad.data != 0).sum())
+expected = 64 * 64 * 16 * 16  # one winner per window
+assert pool_step(0) == expected
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if pool_step(1) == expected else 3)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0
+counts = []
+threads = [threading.Thread(target=lambda s=s: counts.append(pool_step(s))) for s in range(3)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert counts == [expected] * 3, counts
+print("ok")
+"""
+    # compiled kernels even when this file runs under NUMBA_DISABLE_JIT (4M elements)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
