@@ -4,6 +4,8 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad import nn, optim
@@ -391,3 +393,33 @@ def test_the_update_kernels_equal_the_numpy_updates_bit_for_bit(make, dtype):
         assert fast.dtype == reference.dtype
         np.testing.assert_array_equal(fast, reference)
     assert not np.array_equal(finals[0][0], start[0])  # the parameters did move
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam", "adamw"])
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(1, 30), min_size=1, max_size=3).map(tuple),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       lr=st.floats(1e-4, 1.0), beta=st.floats(0.0, 0.999), seed=st.integers(0, 2**16))
+def test_the_update_kernels_equal_the_numpy_updates_over_drawn_shapes_and_hyperparameters(
+        kind, shape, dtype, lr, beta, seed):
+    from minigrad import backend
+
+    rng = np.random.default_rng(seed)
+    start = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(3)]
+    finals = []
+    for name in ("fast", "reference"):
+        with backend.use(name):
+            p = mg.tensor(start.copy(), requires_grad=True)
+            if kind == "sgd":
+                opt = optim.SGD([p], lr=lr, momentum=beta)
+            elif kind == "adam":
+                opt = optim.Adam([p], lr=lr, betas=(beta, 0.999))
+            else:
+                opt = optim.AdamW([p], lr=lr, betas=(0.9, beta), weight_decay=0.05)
+            for g in grads:
+                p.grad = mg.tensor(g)
+                opt.step()
+            finals.append([p.data] + [a for s in opt.state.values() for a in s.values() if isinstance(a, np.ndarray)])
+    for fast, reference in zip(*finals):
+        np.testing.assert_array_equal(fast, reference)
