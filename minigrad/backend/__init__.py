@@ -30,7 +30,12 @@ import contextlib
 import os
 import threading
 
+import numpy as np
+
 NAMES = ("fast", "reference")
+
+# The dtypes the Numba kernels are compiled for; anything else runs the reference.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _from_environment():

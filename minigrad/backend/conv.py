@@ -29,11 +29,8 @@ from collections import namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import cost, reference
+from . import KERNEL_DTYPES, cost, reference
 from ..runtime import memory
-
-# The dtypes the kernels are compiled for.
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # The flat layout's largest share of wasted columns (a fraction of the products).
 FLAT_MAX_WASTE = 0.25

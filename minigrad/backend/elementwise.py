@@ -7,27 +7,16 @@ the two cost the same. Other dtypes, non-contiguous arrays and the reference bac
 run the NumPy, which gives the same bits.
 """
 
-import time
-
 import numpy as np
 
-from . import reference as _reference
+from . import KERNEL_DTYPES, reference as _reference
 from ..runtime import memory
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# The smaller of the calibration's two sizes: no array below it takes the kernel, so a
-# graph of small arrays never imports Numba nor calibrates.
+# The calibration's two sizes. No array below the smaller takes the kernel, so a graph
+# of small arrays never imports Numba nor calibrates.
 SMALLEST = 64
+LARGER = 1 << 15
 _min_size = None
-
-
-def _seconds(call, repeats=25):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def kernel_min_size():
@@ -36,17 +25,18 @@ def kernel_min_size():
     global _min_size
     if _min_size is None:
         from ..kernels import elementwise
+        from ..runtime.threads import median_seconds  # Numba comes with it
 
         costs = []
-        for size in (SMALLEST, 1 << 15):
+        for size in (SMALLEST, LARGER):
             grad = np.linspace(-1, 1, size, dtype=np.float32)
             out = grad[::-1].copy()
             dx = np.empty_like(grad)
             elementwise.relu_grad.serial(grad, out, dx)  # compiled or loaded before timing
-            costs.append((_seconds(lambda: grad * (out > 0)),
-                          _seconds(lambda: elementwise.relu_grad(grad, out, dx))))
+            costs.append((median_seconds(lambda: grad * (out > 0), repeats=25),
+                          median_seconds(lambda: elementwise.relu_grad(grad, out, dx), repeats=25)))
         (numpy_small, kernel_small), (numpy_large, kernel_large) = costs
-        saved_per_element = ((numpy_large - numpy_small) - (kernel_large - kernel_small)) / ((1 << 15) - SMALLEST)
+        saved_per_element = ((numpy_large - numpy_small) - (kernel_large - kernel_small)) / (LARGER - SMALLEST)
         extra = kernel_small - numpy_small
         if saved_per_element <= 0:
             _min_size = float("inf")
@@ -59,7 +49,7 @@ def relu_grad(grad, out):
     """``grad * (out > 0)``."""
     size = grad.size
     # the calibration (which imports Numba) last, once everything else says yes
-    if (size < SMALLEST or grad.dtype not in _FLOATS or out.dtype != grad.dtype
+    if (size < SMALLEST or grad.dtype not in KERNEL_DTYPES or out.dtype != grad.dtype
             or grad.shape != out.shape or not (grad.flags.c_contiguous and out.flags.c_contiguous)
             or _reference.active() or size < (_min_size or kernel_min_size())):
         return grad * (out > 0)

@@ -1,7 +1,8 @@
 """The optimizers' most common updates, SGD with plain momentum and Adam (and AdamW; a
 weight decay is applied first, in NumPy), on one-pass Numba kernels
-(minigrad/kernels/optim.py): over the MLP's 0.54M float32 parameters, SGD 0.78 ->
-0.38 ms and Adam 1.76 -> 1.28 ms a step against the NumPy updates.
+(minigrad/kernels/optim.py): over the MLP's 0.54M float32 parameters, SGD 0.60 ->
+0.36 ms and Adam 1.52 -> 0.58 ms a step against the NumPy updates
+(benchmarks/train_step.py).
 
 minigrad/optim.py asks ``takes`` first; when the answer is no (the reference backend,
 another dtype, a non-contiguous array, a NumPy float64 hyperparameter with float32
@@ -11,9 +12,7 @@ the kernels equal bit for bit (tests/test_optim.py).
 
 import numpy as np
 
-from . import reference as _reference
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from . import KERNEL_DTYPES, reference as _reference
 
 
 def takes(arrays, numbers):
@@ -23,7 +22,7 @@ def takes(arrays, numbers):
     NumPy float64 scalar makes NumPy compute a float32 update in float64, so that one
     stays on NumPy, which is the reference)."""
     dtype = arrays[0].dtype
-    return (dtype in _FLOATS and not _reference.active()
+    return (dtype in KERNEL_DTYPES and not _reference.active()
             and all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
             and all(type(h) in (int, float) or np.result_type(dtype, h) == dtype for h in numbers))
 

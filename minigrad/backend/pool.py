@@ -9,14 +9,12 @@ several whole-array operations. Both give the same numbers, bit for bit.
 
 import numpy as np
 
-from . import reference as _reference
+from . import KERNEL_DTYPES, reference as _reference
 from ..runtime import memory
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _on_kernels(array):
-    return array.dtype in _FLOATS and array.size > 0 and not _reference.active()
+    return array.dtype in KERNEL_DTYPES and array.size > 0 and not _reference.active()
 
 
 def max_pool(x, kernel, stride, padding, out_size):

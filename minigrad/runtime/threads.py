@@ -147,7 +147,7 @@ def count():
     return numba.get_num_threads()
 
 
-def _median_seconds(call, repeats=15, pause=0.0):
+def median_seconds(call, repeats=15, pause=0.0):
     """The median time of ``call``, each call after ``pause`` seconds of busy waiting."""
     times = []
     for _ in range(repeats):
@@ -177,8 +177,8 @@ def calibrate():
     # Timed as kernels are launched in a training step, after other work: by then the
     # sleeping workers (OMP_WAIT_POLICY=PASSIVE) must be woken, which on a virtual
     # machine costs tens of microseconds; back-to-back launches find them still awake.
-    launch = _median_seconds(lambda: _launch(slots), pause=LAUNCH_PAUSE)
-    element = _median_seconds(lambda: _copy(source, target)) / source.size
+    launch = median_seconds(lambda: _launch(slots), pause=LAUNCH_PAUSE)
+    element = median_seconds(lambda: _copy(source, target)) / source.size
     size = launch / max(element * (1 - 1 / threads), 1e-12)
     return int(min(max(size, 1 << 12), 1 << 22))
 
