@@ -155,12 +155,13 @@ class Optimizer:
         for parameter, grad, group in updates:
             value = parameter.data
             state = self.state.setdefault(id(parameter), {})
-            for key in self._state_arrays:  # the parameter's dtype may have changed (Module.to)
-                array = state.get(key)
-                if array is not None and array.dtype != value.dtype:
-                    state[key] = array.astype(value.dtype)
+            if state:
+                for key in self._state_arrays:  # the parameter's dtype may have changed (Module.to)
+                    array = state.get(key)
+                    if array is not None and array.dtype != value.dtype:
+                        state[key] = array.astype(value.dtype)
             self._update(value, grad, state, group)
-            parameter._version += 1  # changed in place: a graph that saved it is stale
+            parameter._versions[0] += 1  # changed in place: a graph that saved it is stale
 
     def _update(self, value, grad, state, group):
         raise NotImplementedError
@@ -319,6 +320,11 @@ class SGD(Optimizer):
     def _update(self, value, grad, state, group):
         lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
         nesterov, dampening = group["nesterov"], group["dampening"]
+        if momentum and not (decay or dampening or nesterov):  # the common case, on a kernel
+            buffer = state.get("momentum_buffer")
+            if buffer is not None and fast.takes((value, grad, buffer), (momentum, lr)):
+                fast.sgd_momentum(value, grad, buffer, momentum, lr)
+                return
         scratch, decayed = self._scratch_like(value, 2)
         if decay:  # g + decay * value, into the second scratch array
             np.multiply(value, decay, out=decayed)
@@ -328,8 +334,8 @@ class SGD(Optimizer):
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = grad.copy()
-            elif not (dampening or nesterov) and fast.takes((value, grad, buffer), (momentum, lr)):
-                fast.sgd_momentum(value, grad, buffer, momentum, lr)
+            elif decay and not (dampening or nesterov) and fast.takes((value, grad, buffer), (momentum, lr)):
+                fast.sgd_momentum(value, grad, buffer, momentum, lr)  # grad holds the decay
                 return
             else:
                 buffer *= momentum
@@ -392,11 +398,11 @@ class Adam(Optimizer):
 
     def _update(self, value, grad, state, group):
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        scratch, decayed = self._scratch_like(value, 2)
         if decay:
             if self.decoupled:
                 value *= 1 - lr * decay
             else:
+                decayed = self._scratch_like(value, 2)[1]
                 np.multiply(value, decay, out=decayed)
                 decayed += grad
                 grad = decayed
@@ -412,7 +418,7 @@ class Adam(Optimizer):
         if fast.takes((value, grad, exp_avg, exp_avg_sq), numbers):
             fast.adam(value, grad, exp_avg, exp_avg_sq, *numbers)
         else:
-            self._numpy_adam(value, grad, exp_avg, exp_avg_sq, scratch, *numbers)
+            self._numpy_adam(value, grad, exp_avg, exp_avg_sq, self._scratch_like(value)[0], *numbers)
         state.update(step=step, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
 
     @staticmethod

@@ -362,6 +362,7 @@ def test_parameters_of_several_sizes_and_dtypes_update_as_if_alone(make):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("make", [
     lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+    lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01),
     lambda ps: optim.Adam(ps, lr=1e-2),
     lambda ps: optim.Adam(ps, lr=1e-2, weight_decay=0.1),
     lambda ps: optim.AdamW(ps, lr=1e-2, betas=(0.8, 0.99)),
@@ -369,7 +370,7 @@ def test_parameters_of_several_sizes_and_dtypes_update_as_if_alone(make):
     # update in float64: the kernels must give those numbers too, or leave it to NumPy
     lambda ps: optim.SGD(ps, lr=np.float64(0.05), momentum=np.float64(0.9)),
     lambda ps: optim.Adam(ps, lr=np.float64(1e-2), betas=(np.float64(0.9), 0.999)),
-], ids=["sgd-momentum", "adam", "adam-decay", "adamw", "sgd-numpy-floats", "adam-numpy-floats"])
+], ids=["sgd-momentum", "sgd-decay", "adam", "adam-decay", "adamw", "sgd-numpy-floats", "adam-numpy-floats"])
 def test_the_update_kernels_equal_the_numpy_updates_bit_for_bit(make, dtype):
     from minigrad import backend
 

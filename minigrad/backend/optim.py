@@ -21,29 +21,42 @@ def takes(arrays, numbers):
     numbers that NumPy would combine with the arrays in their dtype (Python numbers; a
     NumPy float64 scalar makes NumPy compute a float32 update in float64, so that one
     stays on NumPy, which is the reference)."""
+    # Asked once per parameter per step: plain loops, which cost a third of all() over
+    # generators (the optimizer step's Python was half its kernels' time).
     dtype = arrays[0].dtype
-    return (dtype in KERNEL_DTYPES and not _reference.active()
-            and all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
-            and all(type(h) in (int, float) or np.result_type(dtype, h) == dtype for h in numbers))
+    if dtype not in KERNEL_DTYPES or _reference.active():
+        return False
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype != dtype or not array.flags.c_contiguous:
+            return False
+    for number in numbers:
+        if type(number) is not float and type(number) is not int and np.result_type(dtype, number) != dtype:
+            return False
+    return True
 
 
-def _flat(arrays):
-    return [a.reshape(-1) for a in arrays]
+_kernels = None
+
+
+def _optim_kernels():
+    global _kernels
+    if _kernels is None:  # Numba loads on the first update, not at minigrad's import
+        from ..kernels import optim
+        _kernels = optim
+    return _kernels
 
 
 def sgd_momentum(value, grad, buffer, momentum, lr):
     """In place: ``buffer = buffer * momentum + grad``, ``value -= buffer * lr``."""
-    from ..kernels import optim
-
     cast = value.dtype.type
-    optim.sgd_momentum(*_flat((value, grad, buffer)), cast(momentum), cast(lr))
+    _optim_kernels().sgd_momentum(value.reshape(-1), grad.reshape(-1), buffer.reshape(-1),
+                                  cast(momentum), cast(lr))
 
 
 def adam(value, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, eps_term, step_size):
     """In place: Adam's moments and step, as minigrad/optim.py's NumPy (``eps_term`` and
     ``step_size`` carry the bias corrections)."""
-    from ..kernels import optim
-
     cast = value.dtype.type
-    optim.adam(*_flat((value, grad, exp_avg, exp_avg_sq)), cast(one_minus_beta1), cast(beta2),
-               cast(one_minus_beta2), cast(eps_term), cast(step_size))
+    _optim_kernels().adam(value.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                          cast(one_minus_beta1), cast(beta2), cast(one_minus_beta2), cast(eps_term),
+                          cast(step_size))

@@ -58,6 +58,7 @@ _parallel_pid = None
 # Held while a thread runs a parallel kernel; a thread that finds it taken runs serially.
 _busy = threading.Lock()
 _threshold = None
+_ndarray = np.ndarray
 
 
 def layer():
@@ -110,8 +111,14 @@ class Kernel:
         global _parallel_pid
         if numba.config.DISABLE_JIT or not parallel_allowed():
             return self.serial(*args)
-        size = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
-        if size * self.cost < parallel_min_size() or not _busy.acquire(blocking=False):
+        # a plain loop: a step makes dozens of these calls, and max() over a generator
+        # cost four times as much
+        size = 0
+        for arg in args:
+            if isinstance(arg, _ndarray) and arg.size > size:
+                size = arg.size
+        threshold = _threshold if _threshold is not None else parallel_min_size()
+        if size * self.cost < threshold or not _busy.acquire(blocking=False):
             return self.serial(*args)
         try:
             _parallel_pid = os.getpid()
