@@ -44,6 +44,68 @@ LANES = 32
 # ---------------------------------------------------------------------------------
 # by column: (N, K) arrays
 # ---------------------------------------------------------------------------------
+# Rows four at a time: each column's accumulators are loaded and stored once per four
+# rows, not once per row, which is what the by-column sums spent most of their time on
+# ((256, 512) float32, one thread: 33 -> 19 us a pass). The four rows are added
+# pairwise, then to the accumulator: a fixed order, whatever the thread count.
+@njit(cache=True, inline="always")
+def _shifted_row_sums(x, low, width, shift, totals, squares):
+    """totals[q] += sum over rows of x[:, low + q] - shift[q]; squares the same of its square."""
+    n = x.shape[0]
+    whole = n - n % 4
+    for i in range(0, whole, 4):
+        r0 = x[i, low:low + width]
+        r1 = x[i + 1, low:low + width]
+        r2 = x[i + 2, low:low + width]
+        r3 = x[i + 3, low:low + width]
+        for q in range(width):
+            c = shift[q]
+            d0 = np.float64(r0[q]) - c
+            d1 = np.float64(r1[q]) - c
+            d2 = np.float64(r2[q]) - c
+            d3 = np.float64(r3[q]) - c
+            totals[q] += (d0 + d1) + (d2 + d3)
+            squares[q] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+    for i in range(whole, n):
+        row = x[i, low:low + width]
+        for q in range(width):
+            d = np.float64(row[q]) - shift[q]
+            totals[q] += d
+            squares[q] += d * d
+
+
+@njit(cache=True, inline="always")
+def _moment_row_sums(x, dy, first_row, last_row, low, width, centre, totals, moments):
+    """Over rows first_row..last_row - 1: totals[q] += dy[:, low + q] and
+    moments[q] += dy[:, low + q] * (x[:, low + q] - centre[q])."""
+    whole = last_row - (last_row - first_row) % 4
+    for i in range(first_row, whole, 4):
+        x0 = x[i, low:low + width]
+        x1 = x[i + 1, low:low + width]
+        x2 = x[i + 2, low:low + width]
+        x3 = x[i + 3, low:low + width]
+        g0 = dy[i, low:low + width]
+        g1 = dy[i + 1, low:low + width]
+        g2 = dy[i + 2, low:low + width]
+        g3 = dy[i + 3, low:low + width]
+        for q in range(width):
+            c = centre[q]
+            a0 = np.float64(g0[q])
+            a1 = np.float64(g1[q])
+            a2 = np.float64(g2[q])
+            a3 = np.float64(g3[q])
+            totals[q] += (a0 + a1) + (a2 + a3)
+            moments[q] += ((a0 * (np.float64(x0[q]) - c) + a1 * (np.float64(x1[q]) - c))
+                           + (a2 * (np.float64(x2[q]) - c) + a3 * (np.float64(x3[q]) - c)))
+    for i in range(whole, last_row):
+        x_row = x[i, low:low + width]
+        dy_row = dy[i, low:low + width]
+        for q in range(width):
+            g = np.float64(dy_row[q])
+            totals[q] += g
+            moments[q] += g * (np.float64(x_row[q]) - centre[q])
+
+
 @kernel
 def column_moments(x, dy, mean, chunks):
     """Per chunk and column: sum(dy) and sum(dy * (x - mean)), in one pass over both.
@@ -55,13 +117,7 @@ def column_moments(x, dy, mean, chunks):
     for chunk in prange(chunks):
         totals = np.zeros(k)
         moments = np.zeros(k)
-        for i in range(chunk * n // chunks, (chunk + 1) * n // chunks):
-            x_row = x[i]
-            dy_row = dy[i]
-            for q in range(k):
-                g = np.float64(dy_row[q])
-                totals[q] += g
-                moments[q] += g * (np.float64(x_row[q]) - mean[q])
+        _moment_row_sums(x, dy, chunk * n // chunks, (chunk + 1) * n // chunks, 0, k, mean, totals, moments)
         partial[chunk, 0] = totals
         partial[chunk, 1] = moments
     return partial
@@ -97,12 +153,7 @@ def train_forward_by_columns(x, s, gamma, beta, eps, block, y, mean_out, var_out
             shift[q] = x[0, low + q - q % s]  # its channel's first value
         totals = np.zeros(width)
         squares = np.zeros(width)
-        for i in range(n):
-            row = x[i, low:low + width]
-            for q in range(width):
-                d = np.float64(row[q]) - shift[q]
-                totals[q] += d
-                squares[q] += d * d
+        _shifted_row_sums(x, low, width, shift, totals, squares)
         # The per-column constants in the dtype of x, as ``affine`` uses them.
         mean = np.empty(width, dtype=y.dtype)
         scale = np.empty(width, dtype=y.dtype)
@@ -146,13 +197,7 @@ def train_backward_by_columns(x, dy, s, mean, invstd, gamma, block, dx, sums_out
             centre[q] = mean[(low + q) // s]
         totals = np.zeros(width)
         moments = np.zeros(width)
-        for i in range(n):
-            x_row = x[i, low:low + width]
-            dy_row = dy[i, low:low + width]
-            for q in range(width):
-                g = np.float64(dy_row[q])
-                totals[q] += g
-                moments[q] += g * (np.float64(x_row[q]) - centre[q])
+        _moment_row_sums(x, dy, 0, n, low, width, centre, totals, moments)
         m = np.empty(width, dtype=dx.dtype)
         a = np.empty(width, dtype=dx.dtype)
         b = np.empty(width, dtype=dx.dtype)
