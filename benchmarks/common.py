@@ -110,6 +110,10 @@ def machine_report():
             f"{pool.get('architecture', '-')}) {os.path.basename(pool.get('filepath', ''))}"
         )
     try:
+        # minigrad's thread policy (OpenMP's workers sleep between kernels) is applied
+        # when its kernels load, which must come before anything starts Numba's threads:
+        # numba.get_num_threads() below does
+        import minigrad.runtime.threads  # noqa: F401
         import numba
 
         try:

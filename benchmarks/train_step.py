@@ -158,6 +158,8 @@ def main():
             steps[name, impl] = (step, model)
     import numba
 
+    from minigrad.runtime import threads  # noqa: F401  (its thread policy, before Numba starts threads)
+
     if numba.get_num_threads() != THREADS:
         numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
     pytorch = PyTorchProcess(ORIGINAL_ENV, numba.get_num_threads())
