@@ -1,8 +1,8 @@
 """The optimizers' most common updates, SGD with plain momentum and Adam (and AdamW; a
 weight decay is applied first, in NumPy), on one-pass Numba kernels
 (minigrad/kernels/optim.py): over the MLP's 0.54M float32 parameters, SGD 0.60 ->
-0.36 ms and Adam 1.52 -> 0.58 ms a step against the NumPy updates
-(benchmarks/train_step.py).
+0.32 ms and Adam 1.69 -> 0.52 ms a step against the NumPy updates (the reference
+backend; benchmarks/train_step.py).
 
 minigrad/optim.py asks ``takes`` first; when the answer is no (the reference backend,
 another dtype, a non-contiguous array, a NumPy float64 hyperparameter with float32
