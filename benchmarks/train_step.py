@@ -158,11 +158,11 @@ def main():
             steps[name, impl] = (step, model)
     import numba
 
-    from minigrad.runtime import threads  # noqa: F401  (its thread policy, before Numba starts threads)
+    from minigrad.runtime import threads  # its thread policy, before Numba's threads start
 
-    if numba.get_num_threads() != THREADS:
+    if threads.count() != THREADS:
         numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
-    pytorch = PyTorchProcess(ORIGINAL_ENV, numba.get_num_threads())
+    pytorch = PyTorchProcess(ORIGINAL_ENV, threads.count())
     print("\n".join(machine_report()))
     info = pytorch.info
     print(f"PyTorch {info['version']} in a process of its own: {info['threads']} threads, "

@@ -161,7 +161,7 @@ class Optimizer:
                     if array is not None and array.dtype != value.dtype:
                         state[key] = array.astype(value.dtype)
             self._update(value, grad, state, group)
-            parameter._versions[0] += 1  # changed in place: a graph that saved it is stale
+            parameter._version += 1  # changed in place: a graph that saved it is stale
 
     def _update(self, value, grad, state, group):
         raise NotImplementedError
@@ -320,23 +320,20 @@ class SGD(Optimizer):
     def _update(self, value, grad, state, group):
         lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
         nesterov, dampening = group["nesterov"], group["dampening"]
-        if momentum and not (decay or dampening or nesterov):  # the common case, on a kernel
-            buffer = state.get("momentum_buffer")
-            if buffer is not None and fast.takes((value, grad, buffer), (momentum, lr)):
-                fast.sgd_momentum(value, grad, buffer, momentum, lr)
-                return
-        scratch, decayed = self._scratch_like(value, 2)
         if decay:  # g + decay * value, into the second scratch array
+            decayed = self._scratch_like(value, 2)[1]
             np.multiply(value, decay, out=decayed)
             decayed += grad
             grad = decayed
+        buffer = state.get("momentum_buffer")
+        if (momentum and buffer is not None and not (dampening or nesterov)
+                and fast.takes((value, grad, buffer), (momentum, lr))):
+            fast.sgd_momentum(value, grad, buffer, momentum, lr)
+            return
+        scratch = self._scratch_like(value)[0]  # only the NumPy update takes one
         if momentum:
-            buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = grad.copy()
-            elif decay and not (dampening or nesterov) and fast.takes((value, grad, buffer), (momentum, lr)):
-                fast.sgd_momentum(value, grad, buffer, momentum, lr)  # grad holds the decay
-                return
             else:
                 buffer *= momentum
                 if dampening:
